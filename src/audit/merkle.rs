@@ -1,0 +1,1269 @@
+//! Merkle tree primitives of RFC 9162 §2.1 (the hashing of RFC 6962), independent of storage.
+//!
+//! * [`leaf_hash`], [`node_hash`] and [`empty_root`] are the three hash functions of §2.1.1:
+//!   `SHA-256(0x00 || leaf)`, `SHA-256(0x01 || left || right)` and `SHA-256("")`.
+//! * [`Frontier`] is the incremental state of the append-only tree (its "compact range"): the roots
+//!   of the perfect subtrees covering the leaves appended so far. Appending reports every perfect
+//!   subtree it completes, so a store can keep the hash of every complete subtree.
+//! * [`NodeSource`] gives read access to those stored complete-subtree hashes. From it,
+//!   [`root_at`], [`range_hash`], [`inclusion_proof`] and [`consistency_proof`] need O(log n)
+//!   reads: every proof element is either one stored node or (at most once per proof) the hash of
+//!   the right edge of the tree, itself made of at most log2 n stored nodes.
+//! * [`verify_inclusion`] and [`verify_consistency`] follow RFC 9162 §2.1.3.2 and §2.1.4.2, after
+//!   checking that the proof has exactly the length those algorithms consume.
+//! * [`root_from_leaf_hashes`] is the recursive definition of §2.1.1, kept as the reference for
+//!   tests and for the offline verifier.
+//!
+//! # Consistency with the empty tree
+//!
+//! RFC 9162 defines no consistency proof from a tree of size 0. Here every tree is consistent
+//! with the empty tree: [`consistency_proof`] returns an empty proof when `old_size` is 0, and
+//! [`verify_consistency`] with `old_size == 0` accepts exactly the empty proof, and only if
+//! `old_root` is [`empty_root`] (the new root is then unconstrained: nothing has to be proven).
+//! This lets an auditor with no saved checkpoint start from size 0 through the same code path.
+//! (transparency-dev/merkle rejects every check from size 0 instead.)
+//!
+//! Node coordinates: node `(level, index)` is the root of the perfect subtree over leaves
+//! `[index << level, (index + 1) << level)`; level 0 is the leaf hashes themselves.
+
+use ring::digest::{self, SHA256};
+
+/// A SHA-256 hash: a leaf hash, an interior node hash or a tree root.
+pub type Hash = [u8; 32];
+
+/// Domain-separation prefix of leaf hashes (RFC 9162 §2.1.1).
+const LEAF_PREFIX: u8 = 0x00;
+/// Domain-separation prefix of interior node hashes (RFC 9162 §2.1.1).
+const NODE_PREFIX: u8 = 0x01;
+
+/// Errors in the arguments of a tree computation, or a proof that does not verify.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MerkleError {
+    /// The proof does not have the number of hashes that the RFC 9162 algorithm consumes for these
+    /// tree sizes and index.
+    #[error("wrong proof length: expected {expected} hashes, got {got}")]
+    WrongProofLength {
+        /// The number of hashes a valid proof has.
+        expected: usize,
+        /// The number of hashes given.
+        got: usize,
+    },
+    /// A leaf index that is not inside the tree (every index is outside the empty tree).
+    #[error("leaf index {index} is out of range for a tree of {size} leaves")]
+    IndexOutOfRange {
+        /// The leaf index given.
+        index: u64,
+        /// The tree size given.
+        size: u64,
+    },
+    /// A consistency check or proof asked from a larger tree to a smaller one.
+    #[error("old tree size {old_size} is larger than new tree size {new_size}")]
+    SizeOrder {
+        /// The size of the older tree.
+        old_size: u64,
+        /// The size of the newer tree.
+        new_size: u64,
+    },
+    /// The root computed from the proof differs from the expected (new) tree root.
+    #[error("the root hash computed from the proof does not match the expected root hash")]
+    RootMismatch,
+    /// In a consistency check, the old root computed from the proof, or the empty-tree root
+    /// required for an old size of 0, differs from the old root given.
+    #[error("the old root hash computed from the proof does not match the expected old root hash")]
+    OldRootMismatch,
+    /// The hashes given for a frontier are not one per set bit of its size.
+    #[error("a frontier of {size} leaves has {expected} subtree hashes, got {got}")]
+    BadFrontier {
+        /// The frontier size given.
+        size: u64,
+        /// The number of hashes it needs (the number of set bits of `size`).
+        expected: usize,
+        /// The number of hashes given.
+        got: usize,
+    },
+    /// A leaf range that is empty, or whose hash is not made of stored nodes: `begin` must be a
+    /// multiple of the largest power of two not larger than `end - begin`.
+    #[error("leaf range [{begin}, {end}) is empty or not aligned on the tree's subtrees")]
+    BadRange {
+        /// First leaf of the range.
+        begin: u64,
+        /// One past the last leaf of the range.
+        end: u64,
+    },
+}
+
+/// Error of a computation that reads stored nodes: bad arguments, or a failed read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError<E> {
+    /// The arguments are invalid (index out of range, sizes out of order, …).
+    #[error(transparent)]
+    Merkle(#[from] MerkleError),
+    /// The node source failed to return a node.
+    #[error("could not read a stored Merkle tree node: {0}")]
+    Source(E),
+}
+
+/// `SHA-256(0x00 || leaf)`: the hash of a leaf entry (RFC 9162 §2.1.1).
+pub fn leaf_hash(leaf: &[u8]) -> Hash {
+    let mut ctx = digest::Context::new(&SHA256);
+    ctx.update(&[LEAF_PREFIX]);
+    ctx.update(leaf);
+    finish(ctx)
+}
+
+/// `SHA-256(0x01 || left || right)`: the hash of an interior node (RFC 9162 §2.1.1).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut input = [0u8; 65];
+    input[0] = NODE_PREFIX;
+    input[1..33].copy_from_slice(left);
+    input[33..].copy_from_slice(right);
+    to_hash(digest::digest(&SHA256, &input))
+}
+
+/// `SHA-256("")`: the root of the empty tree (RFC 9162 §2.1.1).
+pub fn empty_root() -> Hash {
+    finish(digest::Context::new(&SHA256))
+}
+
+fn finish(ctx: digest::Context) -> Hash {
+    to_hash(ctx.finish())
+}
+
+fn to_hash(digest: digest::Digest) -> Hash {
+    let mut out = [0u8; 32];
+    // A SHA-256 digest is always 32 bytes.
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// The incremental state of an append-only tree: the roots of the perfect subtrees that make up
+/// the first `size` leaves (the "compact range" or frontier), largest first.
+///
+/// There is one hash per set bit of `size`: bit `l` set means a perfect subtree of `2^l` leaves.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Frontier {
+    size: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Frontier {
+    /// The frontier of the empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A frontier from its size and its subtree roots, largest first. Fails with
+    /// [`MerkleError::BadFrontier`] unless there is exactly one hash per set bit of `size`.
+    pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Result<Self, MerkleError> {
+        let expected = size.count_ones() as usize;
+        if hashes.len() != expected {
+            return Err(MerkleError::BadFrontier {
+                size,
+                expected,
+                got: hashes.len(),
+            });
+        }
+        Ok(Self { size, hashes })
+    }
+
+    /// The frontier of the first `size` leaves, read from stored nodes (one read per set bit of
+    /// `size`, so at most 64).
+    pub fn from_source<S: NodeSource>(src: &S, size: u64) -> Result<Self, ProofError<S::Error>> {
+        let mut hashes = Vec::with_capacity(size.count_ones() as usize);
+        let mut covered = 0u64;
+        for level in (0..64u8).rev() {
+            if size >> level & 1 == 1 {
+                hashes.push(read(src, level, covered >> level)?);
+                covered += 1 << level;
+            }
+        }
+        Ok(Self { size, hashes })
+    }
+
+    /// The number of leaves appended so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The roots of the perfect subtrees covering the leaves, largest first.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.hashes
+    }
+
+    /// Appends one leaf hash. Returns the perfect subtrees completed by this append as
+    /// `(level, index_at_level, hash)`, smallest first: level 0 is the leaf itself (always
+    /// returned), then each subtree it completes, so a store can persist every complete-subtree
+    /// hash.
+    ///
+    /// A frontier of `u64::MAX` leaves is full: it is left unchanged and the returned vector is
+    /// empty (never reached in practice).
+    pub fn push(&mut self, leaf_hash: Hash) -> Vec<(u8, u64, Hash)> {
+        let old = self.size;
+        let Some(new_size) = old.checked_add(1) else {
+            return Vec::new();
+        };
+        // The leaf completes one subtree per trailing one bit of the old size.
+        let merges = old.trailing_ones() as u8;
+        let mut completed = Vec::with_capacity(usize::from(merges) + 1);
+        let mut hash = leaf_hash;
+        completed.push((0, old, hash));
+        for level in 1..=merges {
+            let Some(left) = self.hashes.pop() else {
+                // Unreachable: the frontier holds one hash per set bit of its size.
+                break;
+            };
+            hash = node_hash(&left, &hash);
+            completed.push((level, old >> level, hash));
+        }
+        self.hashes.push(hash);
+        self.size = new_size;
+        completed
+    }
+
+    /// The RFC 9162 root of the first `size` leaves ([`empty_root`] for an empty tree).
+    pub fn root(&self) -> Hash {
+        match self.hashes.split_last() {
+            None => empty_root(),
+            Some((last, rest)) => rest.iter().rev().fold(*last, |acc, h| node_hash(h, &acc)),
+        }
+    }
+}
+
+/// Read access to stored complete-subtree hashes: node `(level, index)` is the root of leaves
+/// `[index << level, (index + 1) << level)`. Implemented by the store; by a vector in tests.
+pub trait NodeSource {
+    /// The error of a failed read (including a node that is not stored).
+    type Error;
+    /// The hash of node `(level, index)`.
+    fn node(&self, level: u8, index: u64) -> Result<Hash, Self::Error>;
+}
+
+fn read<S: NodeSource>(src: &S, level: u8, index: u64) -> Result<Hash, ProofError<S::Error>> {
+    src.node(level, index).map_err(ProofError::Source)
+}
+
+/// The largest power of two strictly smaller than `n`, for `n >= 2` (the split point `k` of
+/// RFC 9162 §2.1.1).
+fn split_point(n: u64) -> u64 {
+    1 << (n - 1).ilog2()
+}
+
+/// The hash of the leaves `[begin, end)` as a tree of their own (the MTH of RFC 9162 §2.1.1 of
+/// that slice), from at most 64 stored perfect subtrees (one per set bit of `end - begin`).
+///
+/// The range must be non-empty and `begin` a multiple of the largest power of two not larger
+/// than `end - begin` (as are all the ranges of a proof), else [`MerkleError::BadRange`].
+/// `range_hash(src, 0, size)` is the root of the first `size` leaves.
+pub fn range_hash<S: NodeSource>(
+    src: &S,
+    begin: u64,
+    end: u64,
+) -> Result<Hash, ProofError<S::Error>> {
+    if begin >= end {
+        return Err(MerkleError::BadRange { begin, end }.into());
+    }
+    let len = end - begin;
+    let top = len.ilog2();
+    if begin & ((1u64 << top) - 1) != 0 {
+        return Err(MerkleError::BadRange { begin, end }.into());
+    }
+    // Perfect subtrees left to right, largest first; `begin` stays aligned on each of them.
+    let mut parts = Vec::with_capacity(len.count_ones() as usize);
+    let mut at = begin;
+    for level in (0..=top as u8).rev() {
+        if len >> level & 1 == 1 {
+            parts.push(read(src, level, at >> level)?);
+            at += 1 << level;
+        }
+    }
+    // MTH(D[begin..end]) = HASH(first perfect subtree, MTH(rest)): fold from the right.
+    match parts.split_last() {
+        Some((last, rest)) => Ok(rest.iter().rev().fold(*last, |acc, h| node_hash(h, &acc))),
+        None => Err(MerkleError::BadRange { begin, end }.into()),
+    }
+}
+
+/// The root of the first `size` leaves from stored nodes ([`empty_root`] for size 0): at most 64
+/// reads, one per set bit of `size`.
+pub fn root_at<S: NodeSource>(src: &S, size: u64) -> Result<Hash, ProofError<S::Error>> {
+    if size == 0 {
+        return Ok(empty_root());
+    }
+    range_hash(src, 0, size)
+}
+
+/// The leaf ranges whose hashes form PATH(m, D[begin..end]) of RFC 9162 §2.1.3.1, bottom first.
+/// Requires `begin <= m < end`.
+fn path_ranges(m: u64, begin: u64, end: u64, out: &mut Vec<(u64, u64)>) {
+    let n = end - begin;
+    if n <= 1 {
+        return;
+    }
+    let k = split_point(n);
+    let mid = begin + k;
+    if m < mid {
+        path_ranges(m, begin, mid, out);
+        out.push((mid, end));
+    } else {
+        path_ranges(m, mid, end, out);
+        out.push((begin, mid));
+    }
+}
+
+/// The leaf ranges whose hashes form SUBPROOF(m, D[begin..end], complete) of RFC 9162 §2.1.4.1,
+/// bottom first. `m` is relative to `begin`; requires `0 < m <= end - begin`.
+fn subproof_ranges(m: u64, begin: u64, end: u64, complete: bool, out: &mut Vec<(u64, u64)>) {
+    let n = end - begin;
+    if m == n {
+        if !complete {
+            out.push((begin, end));
+        }
+        return;
+    }
+    let k = split_point(n);
+    let mid = begin + k;
+    if m <= k {
+        subproof_ranges(m, begin, mid, complete, out);
+        out.push((mid, end));
+    } else {
+        subproof_ranges(m - k, mid, end, false, out);
+        out.push((begin, mid));
+    }
+}
+
+fn hashes_of<S: NodeSource>(
+    src: &S,
+    ranges: &[(u64, u64)],
+) -> Result<Vec<Hash>, ProofError<S::Error>> {
+    ranges
+        .iter()
+        .map(|&(begin, end)| range_hash(src, begin, end))
+        .collect()
+}
+
+/// The inclusion proof (audit path, RFC 9162 §2.1.3.1) of leaf `index` in the tree of the first
+/// `size` leaves, from stored nodes: O(log n) reads.
+///
+/// Fails with [`MerkleError::IndexOutOfRange`] if `index >= size` (so always for size 0).
+pub fn inclusion_proof<S: NodeSource>(
+    src: &S,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, ProofError<S::Error>> {
+    if index >= size {
+        return Err(MerkleError::IndexOutOfRange { index, size }.into());
+    }
+    let mut ranges = Vec::with_capacity(64);
+    path_ranges(index, 0, size, &mut ranges);
+    hashes_of(src, &ranges)
+}
+
+/// The consistency proof (RFC 9162 §2.1.4.1) between the trees of the first `old_size` and the
+/// first `new_size` leaves, from stored nodes: O(log n) reads.
+///
+/// Empty when `old_size == new_size`, and when `old_size` is 0 (see the module documentation).
+/// Fails with [`MerkleError::SizeOrder`] if `old_size > new_size`.
+pub fn consistency_proof<S: NodeSource>(
+    src: &S,
+    old_size: u64,
+    new_size: u64,
+) -> Result<Vec<Hash>, ProofError<S::Error>> {
+    if old_size > new_size {
+        return Err(MerkleError::SizeOrder { old_size, new_size }.into());
+    }
+    if old_size == 0 || old_size == new_size {
+        return Ok(Vec::new());
+    }
+    let mut ranges = Vec::with_capacity(65);
+    subproof_ranges(old_size, 0, new_size, true, &mut ranges);
+    hashes_of(src, &ranges)
+}
+
+/// The number of hashes in the audit path of leaf `index` in a tree of `size` leaves: the
+/// iterations of RFC 9162 §2.1.3.2 step 4. Requires `index < size`.
+fn inclusion_proof_len(index: u64, size: u64) -> usize {
+    // Levels where the paths to `index` and to the last leaf differ: one sibling each.
+    let inner = 64 - (index ^ (size - 1)).leading_zeros();
+    // Above them, `index` is on the right edge: one left sibling per set bit.
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
+    (inner + border) as usize
+}
+
+/// Verifies that `leaf_hash` is leaf `index` of the tree of `size` leaves with root `root`,
+/// following RFC 9162 §2.1.3.2.
+///
+/// Fails with [`MerkleError::IndexOutOfRange`] if `index >= size`,
+/// [`MerkleError::WrongProofLength`] if the proof is not exactly as long as the algorithm needs,
+/// [`MerkleError::RootMismatch`] if the computed root differs from `root`.
+pub fn verify_inclusion(
+    leaf_hash: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), MerkleError> {
+    // Step 1.
+    if index >= size {
+        return Err(MerkleError::IndexOutOfRange { index, size });
+    }
+    let expected = inclusion_proof_len(index, size);
+    if proof.len() != expected {
+        return Err(MerkleError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    // Steps 2 and 3.
+    let (mut fnode, mut snode) = (index, size - 1);
+    let mut r = *leaf_hash;
+    // Step 4.
+    for p in proof {
+        if snode == 0 {
+            return Err(MerkleError::WrongProofLength {
+                expected,
+                got: proof.len(),
+            });
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            r = node_hash(p, &r);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    // Step 5.
+    if snode != 0 {
+        return Err(MerkleError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    if r != *root {
+        return Err(MerkleError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// Verifies that the tree of `new_size` leaves with root `new_root` extends the tree of
+/// `old_size` leaves with root `old_root`, following RFC 9162 §2.1.4.2.
+///
+/// Equal sizes need an empty proof and equal roots. An `old_size` of 0 needs an empty proof and
+/// `old_root == empty_root()` (see the module documentation). Fails with
+/// [`MerkleError::SizeOrder`] if `old_size > new_size`, [`MerkleError::WrongProofLength`] if the
+/// proof is not exactly as long as the algorithm needs, [`MerkleError::OldRootMismatch`] or
+/// [`MerkleError::RootMismatch`] if a computed root differs from the given one.
+pub fn verify_consistency(
+    old_size: u64,
+    new_size: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> Result<(), MerkleError> {
+    if old_size > new_size {
+        return Err(MerkleError::SizeOrder { old_size, new_size });
+    }
+    if old_size == 0 || old_size == new_size {
+        if !proof.is_empty() {
+            return Err(MerkleError::WrongProofLength {
+                expected: 0,
+                got: proof.len(),
+            });
+        }
+        if old_size == 0 && *old_root != empty_root() {
+            return Err(MerkleError::OldRootMismatch);
+        }
+        if old_size == new_size && old_root != new_root {
+            return Err(MerkleError::RootMismatch);
+        }
+        return Ok(());
+    }
+    // Steps 3 and 4: skip the levels where the old tree's last leaf is a right child.
+    let shift = old_size.trailing_zeros();
+    let (mut fnode, mut snode) = ((old_size - 1) >> shift, (new_size - 1) >> shift);
+    // Step 2: if old_size is a power of two, its root is the implicit first proof element.
+    let old_is_subtree = fnode == 0;
+    let inner = 64 - (fnode ^ snode).leading_zeros();
+    let border = fnode.checked_shr(inner).unwrap_or(0).count_ones();
+    let expected = (inner + border) as usize + usize::from(!old_is_subtree);
+    // Step 1 is included: `expected` is at least 1 when old_size < new_size.
+    if proof.len() != expected {
+        return Err(MerkleError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    let (first, rest) = if old_is_subtree {
+        (old_root, proof)
+    } else {
+        match proof.split_first() {
+            Some(split) => split,
+            None => {
+                return Err(MerkleError::WrongProofLength {
+                    expected,
+                    got: proof.len(),
+                })
+            }
+        }
+    };
+    // Step 5.
+    let (mut fr, mut sr) = (*first, *first);
+    // Step 6.
+    for c in rest {
+        if snode == 0 {
+            return Err(MerkleError::WrongProofLength {
+                expected,
+                got: proof.len(),
+            });
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    // Step 7.
+    if snode != 0 {
+        return Err(MerkleError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    if fr != *old_root {
+        return Err(MerkleError::OldRootMismatch);
+    }
+    if sr != *new_root {
+        return Err(MerkleError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// The root of a tree over these leaf hashes, computed by the recursive definition of RFC 9162
+/// §2.1.1 (MTH): O(n) hashing, O(log n) recursion depth. The reference for tests and for the
+/// offline verifier.
+pub fn root_from_leaf_hashes(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = split_point(n as u64) as usize;
+            node_hash(
+                &root_from_leaf_hashes(&leaves[..k]),
+                &root_from_leaf_hashes(&leaves[k..]),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+    use std::cell::Cell;
+    use std::sync::OnceLock;
+
+    thread_local! {
+        /// Node reads by this test thread (the store is shared by tests running in parallel).
+        static READS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// A node store over a vector of levels; counts reads.
+    #[derive(Default)]
+    struct VecStore {
+        levels: Vec<Vec<Hash>>,
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Missing(u8, u64);
+
+    impl std::fmt::Display for Missing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "node ({}, {}) is not stored", self.0, self.1)
+        }
+    }
+
+    impl NodeSource for VecStore {
+        type Error = Missing;
+        fn node(&self, level: u8, index: u64) -> Result<Hash, Missing> {
+            READS.with(|r| r.set(r.get() + 1));
+            self.levels
+                .get(usize::from(level))
+                .and_then(|l| l.get(index as usize))
+                .copied()
+                .ok_or(Missing(level, index))
+        }
+    }
+
+    impl VecStore {
+        /// Appends leaves through a frontier, storing every completed node.
+        fn build(leaves: &[Hash]) -> Self {
+            let mut store = Self::default();
+            let mut frontier = Frontier::new();
+            for leaf in leaves {
+                let before = frontier.size();
+                let completed = frontier.push(*leaf);
+                assert_eq!(completed.len() as u32, before.trailing_ones() + 1);
+                assert_eq!(completed[0], (0, before, *leaf));
+                for (level, index, hash) in completed {
+                    let level = usize::from(level);
+                    if store.levels.len() <= level {
+                        store.levels.resize(level + 1, Vec::new());
+                    }
+                    assert_eq!(store.levels[level].len() as u64, index, "nodes in order");
+                    store.levels[level].push(hash);
+                }
+            }
+            store
+        }
+
+        fn take_reads(&self) -> u64 {
+            READS.with(|r| r.replace(0))
+        }
+    }
+
+    /// A source of made-up nodes, for huge sizes (no store behind it).
+    struct Synthetic;
+
+    impl NodeSource for Synthetic {
+        type Error = std::convert::Infallible;
+        fn node(&self, level: u8, index: u64) -> Result<Hash, Self::Error> {
+            let mut h = [level; 32];
+            h[..8].copy_from_slice(&index.to_be_bytes());
+            Ok(h)
+        }
+    }
+
+    fn test_leaves(n: usize) -> Vec<Hash> {
+        (0..n as u64).map(|i| leaf_hash(&i.to_be_bytes())).collect()
+    }
+
+    /// Leaves and store shared by the tests (built once).
+    fn tree(n: usize) -> &'static (Vec<Hash>, VecStore) {
+        static TREE: OnceLock<(Vec<Hash>, VecStore)> = OnceLock::new();
+        let tree = TREE.get_or_init(|| {
+            let leaves = test_leaves(PROPTEST_MAX);
+            let store = VecStore::build(&leaves);
+            (leaves, store)
+        });
+        assert!(n <= tree.0.len());
+        tree
+    }
+
+    const EXHAUSTIVE: usize = 64;
+    const BIG: usize = 300;
+    const PROPTEST_MAX: usize = 5000;
+
+    /// PATH(m, D[n]) of RFC 9162 §2.1.3.1, computed naively from the leaf hashes.
+    fn naive_path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
+        let n = leaves.len();
+        if n <= 1 {
+            return Vec::new();
+        }
+        let k = split_point(n as u64) as usize;
+        let (mut p, sibling) = if m < k {
+            (naive_path(m, &leaves[..k]), &leaves[k..])
+        } else {
+            (naive_path(m - k, &leaves[k..]), &leaves[..k])
+        };
+        p.push(root_from_leaf_hashes(sibling));
+        p
+    }
+
+    /// SUBPROOF(m, D[n], b) of RFC 9162 §2.1.4.1, computed naively from the leaf hashes.
+    fn naive_subproof(m: usize, leaves: &[Hash], complete: bool) -> Vec<Hash> {
+        let n = leaves.len();
+        if m == n {
+            return if complete {
+                Vec::new()
+            } else {
+                vec![root_from_leaf_hashes(leaves)]
+            };
+        }
+        let k = split_point(n as u64) as usize;
+        let (mut p, sibling) = if m <= k {
+            (naive_subproof(m, &leaves[..k], complete), &leaves[k..])
+        } else {
+            (naive_subproof(m - k, &leaves[k..], false), &leaves[..k])
+        };
+        p.push(root_from_leaf_hashes(sibling));
+        p
+    }
+
+    fn flip(h: &Hash, bit: usize) -> Hash {
+        let mut h = *h;
+        h[bit / 8 % 32] ^= 1 << (bit % 8);
+        h
+    }
+
+    /// Every single-hash mutation of a proof: each hash flipped, each removed, one added anywhere.
+    fn mutations(proof: &[Hash], extra: &Hash) -> Vec<Vec<Hash>> {
+        let mut out = Vec::new();
+        for i in 0..proof.len() {
+            let mut p = proof.to_vec();
+            p[i] = flip(&p[i], i * 37 + 3);
+            out.push(p);
+            let mut p = proof.to_vec();
+            p.remove(i);
+            out.push(p);
+        }
+        for i in 0..=proof.len() {
+            let mut p = proof.to_vec();
+            p.insert(i, *extra);
+            out.push(p);
+        }
+        out
+    }
+
+    /// The bit length of n: a bound on the height of a tree of n leaves.
+    fn height(n: u64) -> u64 {
+        u64::from(64 - n.leading_zeros())
+    }
+
+    /// Generates the inclusion proof of `index` in `leaves`, compares it with the naive one,
+    /// verifies it, and checks that mutations are rejected.
+    fn check_inclusion(store: &VecStore, leaves: &[Hash], root: &Hash, index: usize) {
+        let size = leaves.len() as u64;
+        let i = index as u64;
+        store.take_reads();
+        let proof = inclusion_proof(store, i, size).expect("proof");
+        assert!(store.take_reads() <= 2 * height(size), "O(log n) reads");
+        assert_eq!(
+            proof,
+            naive_path(index, leaves),
+            "proof of {index} in {size}"
+        );
+        verify_inclusion(&leaves[index], i, size, &proof, root).expect("verifies");
+        let leaf = &leaves[index];
+        assert_eq!(
+            verify_inclusion(&flip(leaf, 7), i, size, &proof, root),
+            Err(MerkleError::RootMismatch)
+        );
+        assert_eq!(
+            verify_inclusion(leaf, i, size, &proof, &flip(root, 1)),
+            Err(MerkleError::RootMismatch)
+        );
+        for bad in mutations(&proof, root) {
+            assert!(
+                verify_inclusion(leaf, i, size, &bad, root).is_err(),
+                "mutated proof of {index} in {size} accepted"
+            );
+        }
+        if index + 1 < leaves.len() {
+            assert!(verify_inclusion(leaf, i + 1, size, &proof, root).is_err());
+        }
+    }
+
+    /// Generates the consistency proof from `old` to `leaves.len()`, compares it with the naive
+    /// one, verifies it, and checks that mutations are rejected.
+    fn check_consistency(store: &VecStore, leaves: &[Hash], old: usize) {
+        let new = leaves.len();
+        let (o, n) = (old as u64, new as u64);
+        let old_root = root_from_leaf_hashes(&leaves[..old]);
+        let new_root = root_from_leaf_hashes(leaves);
+        store.take_reads();
+        let proof = consistency_proof(store, o, n).expect("proof");
+        assert!(store.take_reads() <= 2 * height(n), "O(log n) reads");
+        let want = if old == 0 || old == new {
+            Vec::new()
+        } else {
+            naive_subproof(old, leaves, true)
+        };
+        assert_eq!(proof, want, "proof {old} -> {new}");
+        verify_consistency(o, n, &old_root, &new_root, &proof).expect("verifies");
+        assert!(verify_consistency(o, n, &flip(&old_root, 5), &new_root, &proof).is_err());
+        if old != 0 && old != new {
+            assert_eq!(
+                verify_consistency(o, n, &old_root, &flip(&new_root, 9), &proof),
+                Err(MerkleError::RootMismatch)
+            );
+            assert!(verify_consistency(o, n, &new_root, &old_root, &proof).is_err());
+        }
+        for bad in mutations(&proof, &new_root) {
+            assert!(
+                verify_consistency(o, n, &old_root, &new_root, &bad).is_err(),
+                "mutated proof {old} -> {new} accepted"
+            );
+        }
+    }
+
+    /// Both ends of `0..bound` and two deterministic pseudo-random picks in it.
+    fn picks(bound: usize, seed: u64) -> Vec<usize> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut out = vec![0, bound - 1];
+        for _ in 0..2 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push((x % bound as u64) as usize);
+        }
+        out
+    }
+
+    #[test]
+    fn hash_functions() {
+        assert_eq!(
+            hex::encode(empty_root()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            hex::encode(leaf_hash(b"")),
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+        );
+        let (a, b) = (leaf_hash(b""), leaf_hash(&[0]));
+        assert_eq!(
+            hex::encode(node_hash(&a, &b)),
+            "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"
+        );
+        assert_eq!(root_from_leaf_hashes(&[]), empty_root());
+        assert_eq!(root_from_leaf_hashes(&[a]), a);
+    }
+
+    #[test]
+    fn roots_every_size() {
+        let (leaves, store) = tree(BIG);
+        let mut frontier = Frontier::new();
+        assert_eq!(frontier.root(), empty_root());
+        assert_eq!(root_at(store, 0).ok(), Some(empty_root()));
+        for n in 1..=BIG {
+            frontier.push(leaves[n - 1]);
+            let want = root_from_leaf_hashes(&leaves[..n]);
+            assert_eq!(frontier.root(), want, "frontier root at {n}");
+            assert_eq!(frontier.size(), n as u64);
+            assert_eq!(frontier.hashes().len() as u32, (n as u64).count_ones());
+            store.take_reads();
+            assert_eq!(root_at(store, n as u64).expect("root"), want, "root_at {n}");
+            assert!(store.take_reads() <= height(n as u64));
+            let loaded = Frontier::from_source(store, n as u64).expect("frontier");
+            assert_eq!(loaded, frontier);
+            let parts = Frontier::from_parts(n as u64, frontier.hashes().to_vec());
+            assert_eq!(parts, Ok(frontier.clone()));
+        }
+    }
+
+    #[test]
+    fn inclusion_every_index_small_trees() {
+        let (all, store) = tree(EXHAUSTIVE);
+        for n in 1..=EXHAUSTIVE {
+            let leaves = &all[..n];
+            let root = root_from_leaf_hashes(leaves);
+            for index in 0..n {
+                check_inclusion(store, leaves, &root, index);
+            }
+        }
+    }
+
+    #[test]
+    fn inclusion_sampled_up_to_300() {
+        let (all, store) = tree(BIG);
+        for n in EXHAUSTIVE + 1..=BIG {
+            let leaves = &all[..n];
+            let root = root_from_leaf_hashes(leaves);
+            for index in picks(n, n as u64) {
+                check_inclusion(store, leaves, &root, index);
+            }
+        }
+    }
+
+    #[test]
+    fn consistency_every_pair_small_trees() {
+        let (all, store) = tree(EXHAUSTIVE);
+        for new in 1..=EXHAUSTIVE {
+            for old in 0..=new {
+                check_consistency(store, &all[..new], old);
+            }
+        }
+    }
+
+    #[test]
+    fn consistency_sampled_up_to_300() {
+        let (all, store) = tree(BIG);
+        for new in EXHAUSTIVE + 1..=BIG {
+            for old in picks(new + 1, new as u64 + 7) {
+                check_consistency(store, &all[..new], old);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn inclusion_random_large(
+            (n, index) in (1..=PROPTEST_MAX).prop_flat_map(|n| (Just(n), 0..n))
+        ) {
+            let (all, store) = tree(n);
+            let leaves = &all[..n];
+            check_inclusion(store, leaves, &root_from_leaf_hashes(leaves), index);
+        }
+
+        #[test]
+        fn consistency_random_large(
+            (new, old) in (1..=PROPTEST_MAX).prop_flat_map(|n| (Just(n), 0..=n))
+        ) {
+            let (all, store) = tree(new);
+            check_consistency(store, &all[..new], old);
+        }
+    }
+
+    #[test]
+    fn argument_errors() {
+        let (all, store) = tree(8);
+        let leaves = &all[..8];
+        let root = root_from_leaf_hashes(leaves);
+        assert!(matches!(
+            inclusion_proof(store, 8, 8),
+            Err(ProofError::Merkle(MerkleError::IndexOutOfRange {
+                index: 8,
+                size: 8
+            }))
+        ));
+        assert!(matches!(
+            inclusion_proof(store, 0, 0),
+            Err(ProofError::Merkle(MerkleError::IndexOutOfRange {
+                index: 0,
+                size: 0
+            }))
+        ));
+        assert!(matches!(
+            consistency_proof(store, 6, 5),
+            Err(ProofError::Merkle(MerkleError::SizeOrder {
+                old_size: 6,
+                new_size: 5
+            }))
+        ));
+        assert_eq!(consistency_proof(store, 0, 5).ok(), Some(vec![]));
+        assert_eq!(consistency_proof(store, 5, 5).ok(), Some(vec![]));
+        assert_eq!(consistency_proof(store, 0, 0).ok(), Some(vec![]));
+        assert_eq!(
+            verify_inclusion(&leaves[0], 8, 8, &[], &root),
+            Err(MerkleError::IndexOutOfRange { index: 8, size: 8 })
+        );
+        assert_eq!(
+            verify_inclusion(&leaves[0], 0, 0, &[], &empty_root()),
+            Err(MerkleError::IndexOutOfRange { index: 0, size: 0 })
+        );
+        assert_eq!(
+            verify_inclusion(&leaves[0], 0, 8, &[], &root),
+            Err(MerkleError::WrongProofLength {
+                expected: 3,
+                got: 0
+            })
+        );
+        assert_eq!(
+            verify_consistency(6, 5, &root, &root, &[]),
+            Err(MerkleError::SizeOrder {
+                old_size: 6,
+                new_size: 5
+            })
+        );
+        assert_eq!(
+            verify_consistency(3, 8, &root, &root, &[]),
+            Err(MerkleError::WrongProofLength {
+                expected: 4,
+                got: 0
+            })
+        );
+        assert_eq!(
+            verify_consistency(8, 8, &root, &root, &[root]),
+            Err(MerkleError::WrongProofLength {
+                expected: 0,
+                got: 1
+            })
+        );
+        assert_eq!(
+            verify_consistency(8, 8, &root, &flip(&root, 0), &[]),
+            Err(MerkleError::RootMismatch)
+        );
+        assert_eq!(
+            Frontier::from_parts(5, vec![root]),
+            Err(MerkleError::BadFrontier {
+                size: 5,
+                expected: 2,
+                got: 1
+            })
+        );
+        for (begin, end) in [(3, 3), (5, 3), (1, 3), (2, 7), (4, 12)] {
+            assert!(
+                matches!(
+                    range_hash(store, begin, end),
+                    Err(ProofError::Merkle(MerkleError::BadRange { .. }))
+                ),
+                "[{begin}, {end})"
+            );
+        }
+        for (begin, end) in [(0, 8), (2, 4), (4, 7), (6, 7), (4, 8), (0, 5)] {
+            let want = root_from_leaf_hashes(&leaves[begin as usize..end as usize]);
+            assert_eq!(range_hash(store, begin, end).ok(), Some(want));
+        }
+        // A failed read is reported, not turned into a wrong answer.
+        let missing = tree(PROPTEST_MAX).1.levels[0].len() as u64 + 1;
+        assert!(matches!(
+            root_at(store, missing),
+            Err(ProofError::Source(_))
+        ));
+        assert!(matches!(
+            inclusion_proof(store, 0, missing),
+            Err(ProofError::Source(_))
+        ));
+    }
+
+    /// Every tree extends the empty tree: only the empty proof, only from the empty root.
+    #[test]
+    fn consistency_from_empty_tree() {
+        let (all, _) = tree(8);
+        let root5 = root_from_leaf_hashes(&all[..5]);
+        let empty = empty_root();
+        assert_eq!(verify_consistency(0, 5, &empty, &root5, &[]), Ok(()));
+        assert_eq!(verify_consistency(0, 0, &empty, &empty, &[]), Ok(()));
+        assert_eq!(
+            verify_consistency(0, 5, &root5, &root5, &[]),
+            Err(MerkleError::OldRootMismatch)
+        );
+        assert_eq!(
+            verify_consistency(0, 5, &empty, &root5, &[empty]),
+            Err(MerkleError::WrongProofLength {
+                expected: 0,
+                got: 1
+            })
+        );
+        assert_eq!(
+            verify_consistency(0, 0, &root5, &root5, &[]),
+            Err(MerkleError::OldRootMismatch)
+        );
+        assert_eq!(
+            verify_consistency(0, 0, &empty, &root5, &[]),
+            Err(MerkleError::RootMismatch)
+        );
+    }
+
+    /// No overflow or panic at the edges of u64.
+    #[test]
+    fn huge_sizes() {
+        let max = u64::MAX;
+        for (index, size) in [(0, max), (max - 1, max), (max / 2, max), (1 << 63, max)] {
+            let proof = inclusion_proof(&Synthetic, index, size).expect("proof");
+            assert_eq!(proof.len(), inclusion_proof_len(index, size));
+            assert!(proof.len() <= 64);
+            let root = root_at(&Synthetic, size).expect("root");
+            let leaf = [7; 32];
+            assert_eq!(
+                verify_inclusion(&leaf, index, size, &proof, &root),
+                Err(MerkleError::RootMismatch)
+            );
+        }
+        assert_eq!(
+            verify_inclusion(&[0; 32], max, max, &[], &[0; 32]),
+            Err(MerkleError::IndexOutOfRange {
+                index: max,
+                size: max
+            })
+        );
+        for (old, new) in [(1, max), (max - 1, max), (1 << 63, max), (3, 1 << 63)] {
+            let proof = consistency_proof(&Synthetic, old, new).expect("proof");
+            assert!(!proof.is_empty() && proof.len() <= 65);
+            let old_root = root_at(&Synthetic, old).expect("root");
+            let new_root = root_at(&Synthetic, new).expect("root");
+            // Synthetic nodes need not hash together; only check that nothing panics.
+            let _ = verify_consistency(old, new, &old_root, &new_root, &proof);
+            assert!(verify_consistency(old, new, &old_root, &flip(&new_root, 3), &proof).is_err());
+            let mut longer = proof.clone();
+            longer.push([0; 32]);
+            assert!(matches!(
+                verify_consistency(old, new, &old_root, &new_root, &longer),
+                Err(MerkleError::WrongProofLength { .. })
+            ));
+        }
+        let mut full = Frontier::from_source(&Synthetic, max).expect("frontier");
+        assert_eq!(full.hashes().len(), 64);
+        let before = full.clone();
+        assert!(full.push([1; 32]).is_empty());
+        assert_eq!(full, before);
+        let mut almost = Frontier::from_source(&Synthetic, max - 1).expect("frontier");
+        let completed = almost.push([1; 32]);
+        assert_eq!(completed, vec![(0, max - 1, [1; 32])]);
+        assert_eq!(almost.size(), max);
+    }
+
+    // Known-answer tests from tests/data/merkle (translated from transparency-dev/merkle).
+
+    fn load(json: &str) -> Value {
+        serde_json::from_str(json).expect("test vector file is JSON")
+    }
+
+    fn reference() -> Value {
+        load(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/merkle/reference-tree.json"
+        )))
+    }
+
+    /// A hex string as a hash; None if it is not exactly 32 bytes.
+    fn hash_of(v: &Value) -> Option<Hash> {
+        let bytes = hex::decode(v.as_str().expect("hex string")).expect("valid hex");
+        bytes.try_into().ok()
+    }
+
+    fn hashes_of_json(v: &Value) -> Option<Vec<Hash>> {
+        v.as_array().expect("array").iter().map(hash_of).collect()
+    }
+
+    fn num(v: &Value) -> u64 {
+        v.as_u64().expect("unsigned number")
+    }
+
+    #[test]
+    fn reference_tree() {
+        let r = reference();
+        let leaves: Vec<Hash> = r["leaves"]
+            .as_array()
+            .expect("leaves")
+            .iter()
+            .map(|l| leaf_hash(&hex::decode(l.as_str().expect("hex")).expect("hex")))
+            .collect();
+        assert_eq!(leaves.len(), 8);
+        let levels: Vec<Vec<Hash>> = r["nodes"]["levels"]
+            .as_array()
+            .expect("levels")
+            .iter()
+            .map(|l| hashes_of_json(l).expect("32-byte hashes"))
+            .collect();
+        let roots = hashes_of_json(&r["roots"]["values"]).expect("roots");
+        let frontiers: Vec<Vec<Hash>> = r["frontiers"]["values"]
+            .as_array()
+            .expect("frontiers")
+            .iter()
+            .map(|f| hashes_of_json(f).expect("32-byte hashes"))
+            .collect();
+        assert_eq!((roots.len(), frontiers.len()), (9, 9));
+
+        // Every complete-subtree hash, as the frontier reports them.
+        let store = VecStore::build(&leaves);
+        assert_eq!(store.levels, levels);
+
+        let mut frontier = Frontier::new();
+        for n in 0..=8 {
+            if n > 0 {
+                frontier.push(leaves[n - 1]);
+            }
+            assert_eq!(frontier.hashes(), &frontiers[n][..], "frontier {n}");
+            assert_eq!(frontier.root(), roots[n], "frontier root {n}");
+            assert_eq!(
+                root_at(&store, n as u64).ok(),
+                Some(roots[n]),
+                "root_at {n}"
+            );
+            assert_eq!(root_from_leaf_hashes(&leaves[..n]), roots[n], "MTH {n}");
+        }
+        // The well-known root of the RFC 6962 reference tree.
+        assert_eq!(
+            hex::encode(roots[8]),
+            "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+        );
+    }
+
+    fn reference_parts() -> (Vec<Hash>, Vec<Hash>, VecStore) {
+        let r = reference();
+        let leaves: Vec<Hash> = r["leaves"]
+            .as_array()
+            .expect("leaves")
+            .iter()
+            .map(|l| leaf_hash(&hex::decode(l.as_str().expect("hex")).expect("hex")))
+            .collect();
+        let roots = hashes_of_json(&r["roots"]["values"]).expect("roots");
+        let store = VecStore::build(&leaves);
+        (leaves, roots, store)
+    }
+
+    #[test]
+    fn inclusion_vectors() {
+        let v = load(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/merkle/inclusion.json"
+        )));
+        let (leaves, roots, store) = reference_parts();
+        let cases = v["cases"].as_array().expect("cases");
+        assert_eq!(cases.len(), 98);
+        let (mut verified, mut generated) = (0, 0);
+        for c in cases {
+            let name = c["name"].as_str().expect("name");
+            let want_err = c["want_err"].as_bool().expect("want_err");
+            let (index, size) = (num(&c["index"]), num(&c["size"]));
+            let decoded = (
+                hash_of(&c["leaf_hash"]),
+                hash_of(&c["root"]),
+                hashes_of_json(&c["proof"]),
+            );
+            let (Some(leaf), Some(root), Some(proof)) = decoded else {
+                assert!(want_err, "{name}: malformed hash but want_err is false");
+                continue;
+            };
+            let got = verify_inclusion(&leaf, index, size, &proof, &root);
+            assert_eq!(got.is_err(), want_err, "{name}: {got:?}");
+            verified += 1;
+            let in_reference = size <= 8
+                && index < size
+                && root == roots[size as usize]
+                && leaf == leaves[index as usize];
+            if !want_err && in_reference {
+                let ours = inclusion_proof(&store, index, size).expect("proof");
+                assert_eq!(ours, proof, "{name}: generated proof differs");
+                generated += 1;
+            }
+        }
+        assert!(verified >= 70, "{verified} inclusion vectors verified");
+        assert_eq!(generated, 5, "happy paths generated");
+    }
+
+    #[test]
+    fn consistency_vectors() {
+        let v = load(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/merkle/consistency.json"
+        )));
+        let (_, roots, store) = reference_parts();
+        let cases = v["cases"].as_array().expect("cases");
+        assert_eq!(cases.len(), 98);
+        let (mut verified, mut generated) = (0, 0);
+        for c in cases {
+            let name = c["name"].as_str().expect("name");
+            let want_err = c["want_err"].as_bool().expect("want_err");
+            let (old, new) = (num(&c["old_size"]), num(&c["new_size"]));
+            let decoded = (
+                hash_of(&c["old_root"]),
+                hash_of(&c["new_root"]),
+                hashes_of_json(&c["proof"]),
+            );
+            let (Some(old_root), Some(new_root), Some(proof)) = decoded else {
+                assert!(want_err, "{name}: malformed hash but want_err is false");
+                continue;
+            };
+            let got = verify_consistency(old, new, &old_root, &new_root, &proof);
+            assert_eq!(got.is_err(), want_err, "{name}: {got:?}");
+            verified += 1;
+            let in_reference = old <= new
+                && new <= 8
+                && old_root == roots[old as usize]
+                && new_root == roots[new as usize];
+            if !want_err && in_reference {
+                let ours = consistency_proof(&store, old, new).expect("proof");
+                assert_eq!(ours, proof, "{name}: generated proof differs");
+                generated += 1;
+            }
+        }
+        assert!(verified >= 70, "{verified} consistency vectors verified");
+        assert_eq!(generated, 5, "happy paths generated");
+    }
+}

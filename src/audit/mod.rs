@@ -1,0 +1,65 @@
+//! The audit log: one [`AuditEntry`] for every call that reaches the gateway after the TLS
+//! handshake, durable before the call's answer is sent.
+//!
+//! Entries are appended by a single writer task ([`writer`]) that takes entries from many calls
+//! and makes them durable with one flush per batch (group commit). A state change (publishing,
+//! revising, withdrawing an advisory; remembering a vetting answer) travels with its entry and
+//! is applied in the same atomic batch. A call that cannot get its entry durable within the
+//! configured time fails closed: [`AuditError::Unavailable`], and nothing is disclosed.
+//!
+//! The stored leaf is the protobuf encoding of the entry, with its own `index` inside; it is
+//! never re-encoded.
+
+pub mod checkpoint;
+pub mod merkle;
+pub mod writer;
+
+use prost_types::Timestamp;
+
+use crate::identity::PeerIdentity;
+pub use crate::proto::v1::{Actor, AuditEntry};
+pub use writer::{AuditLog, Committed, Effects};
+
+/// Errors of the audit log.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The entry could not be made durable in time; the call must fail closed.
+    #[error("audit log unavailable: {0}")]
+    Unavailable(String),
+    /// The log could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The actor of an entry, from the peer's certificate.
+pub fn actor(peer: &PeerIdentity) -> Actor {
+    let (role, org, user) = match &peer.identity {
+        Ok(id) => (id.role.as_str().to_owned(), id.org.clone(), id.user.clone()),
+        Err(_) => Default::default(),
+    };
+    Actor {
+        uri: peer.uri.clone(),
+        role,
+        org,
+        user,
+        cert_sha256: peer.cert_sha256.to_vec(),
+        cert_serial: peer.cert_serial.clone(),
+    }
+}
+
+/// A new entry for a call to `method` by `peer`, to be completed with the outcome. Index and
+/// time are set by the writer.
+pub fn draft(peer: &PeerIdentity, method: &str) -> AuditEntry {
+    AuditEntry {
+        actor: Some(actor(peer)),
+        method: method.to_owned(),
+        peer: peer.addr.map(|a| a.to_string()).unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// The current time as a protobuf timestamp.
+pub fn now() -> Timestamp {
+    Timestamp::from(std::time::SystemTime::now())
+}

@@ -1,0 +1,355 @@
+//! `portcullis publish | revise | withdraw | advisories`: the official's commands.
+
+use std::path::PathBuf;
+
+use prost_types::Timestamp;
+
+use super::common::{
+    match_tokens, print_record, record_json, request_id, ClientArgs, IdentityArgs,
+};
+use super::vet::Kind;
+use crate::proto::v1::advisory_service_client::AdvisoryServiceClient;
+use crate::proto::v1::{
+    GetAdvisoryRequest, Handling, Likelihood, ListAdvisoriesRequest, PublishRequest, ReviseRequest,
+    RiskGrade, SubjectKind, WithdrawRequest,
+};
+use crate::Error;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Grade {
+    Low,
+    Moderate,
+    High,
+    Severe,
+}
+
+impl From<Grade> for RiskGrade {
+    fn from(g: Grade) -> Self {
+        match g {
+            Grade::Low => RiskGrade::Low,
+            Grade::Moderate => RiskGrade::Moderate,
+            Grade::High => RiskGrade::High,
+            Grade::Severe => RiskGrade::Severe,
+        }
+    }
+}
+
+/// The PHIA yardstick.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Chance {
+    RemoteChance,
+    HighlyUnlikely,
+    Unlikely,
+    RealisticPossibility,
+    Likely,
+    HighlyLikely,
+    AlmostCertain,
+}
+
+impl From<Chance> for Likelihood {
+    fn from(c: Chance) -> Self {
+        match c {
+            Chance::RemoteChance => Likelihood::RemoteChance,
+            Chance::HighlyUnlikely => Likelihood::HighlyUnlikely,
+            Chance::Unlikely => Likelihood::Unlikely,
+            Chance::RealisticPossibility => Likelihood::RealisticPossibility,
+            Chance::Likely => Likelihood::Likely,
+            Chance::HighlyLikely => Likelihood::HighlyLikely,
+            Chance::AlmostCertain => Likelihood::AlmostCertain,
+        }
+    }
+}
+
+/// TLP 2.0.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Tlp {
+    Clear,
+    Green,
+    Amber,
+    AmberStrict,
+    Red,
+}
+
+impl From<Tlp> for Handling {
+    fn from(t: Tlp) -> Self {
+        match t {
+            Tlp::Clear => Handling::TlpClear,
+            Tlp::Green => Handling::TlpGreen,
+            Tlp::Amber => Handling::TlpAmber,
+            Tlp::AmberStrict => Handling::TlpAmberStrict,
+            Tlp::Red => Handling::TlpRed,
+        }
+    }
+}
+
+/// The terms shared by publish and revise (all optional for revise: unset keeps the current).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TermArgs {
+    /// Risk grade.
+    #[arg(long, value_enum)]
+    grade: Option<Grade>,
+    /// PHIA likelihood.
+    #[arg(long, value_enum)]
+    likelihood: Option<Chance>,
+    /// TLP handling [publish default: amber-strict].
+    #[arg(long, value_enum)]
+    handling: Option<Tlp>,
+    /// Released guidance for parties (1..=2000 characters).
+    #[arg(long)]
+    guidance: Option<String>,
+    /// Accredited party ids that may see it, comma-separated [default: every party].
+    #[arg(long, value_delimiter = ',')]
+    audience: Option<Vec<String>>,
+    /// Subject kinds it applies to, comma-separated [default: every kind].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    applies_to: Option<Vec<Kind>>,
+    /// Expiry: YYYY-MM-DD (end of that day, UTC) or RFC 3339 [publish default: in 365 days].
+    #[arg(long)]
+    valid_until: Option<String>,
+    /// Your own reference (never shown to parties).
+    #[arg(long)]
+    internal_ref: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PublishArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Matching key file (`<key_id>:<64 hex>`).
+    #[arg(long, env = "PORTCULLIS_KEY_FILE")]
+    key_file: PathBuf,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    terms: TermArgs,
+    /// Idempotency key [default: random].
+    #[arg(long)]
+    request_id: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReviseArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// The advisory id.
+    id: String,
+    /// The version you are revising [default: the current one].
+    #[arg(long)]
+    expected_version: Option<u32>,
+    #[command(flatten)]
+    terms: TermArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WithdrawArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// The advisory id.
+    id: String,
+    /// Why (1..=500 characters; kept for officials).
+    #[arg(long)]
+    reason: String,
+    /// The version you are withdrawing [default: the current one].
+    #[arg(long)]
+    expected_version: Option<u32>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ListCommand {
+    /// List advisories (latest versions).
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Advisories per page.
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+    },
+    /// Show one advisory.
+    Show {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The advisory id.
+        id: String,
+    },
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, Error> {
+    use time::format_description::well_known::Rfc3339;
+    let bad = || {
+        Error::Usage(format!(
+            "--valid-until {s}: expected YYYY-MM-DD or RFC 3339"
+        ))
+    };
+    let t = match time::OffsetDateTime::parse(s, &Rfc3339) {
+        Ok(t) => t,
+        Err(_) => {
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            let date = time::Date::parse(s, &fmt).map_err(|_| bad())?;
+            date.with_hms(23, 59, 59).map_err(|_| bad())?.assume_utc()
+        }
+    };
+    Ok(Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: t.nanosecond() as i32,
+    })
+}
+
+fn kinds(list: &[Kind]) -> Vec<i32> {
+    list.iter().map(|k| SubjectKind::from(*k) as i32).collect()
+}
+
+pub(crate) async fn publish(args: PublishArgs) -> Result<(), Error> {
+    let (key, tokens) = args.identity.tokens(&args.key_file)?;
+    let t = args.terms;
+    let request = PublishRequest {
+        request_id: match args.request_id {
+            Some(id) => id,
+            None => request_id()?,
+        },
+        key_id: key.id().to_owned(),
+        tokens: match_tokens(&tokens),
+        applies_to: kinds(t.applies_to.as_deref().unwrap_or_default()),
+        grade: t
+            .grade
+            .map(|g| RiskGrade::from(g) as i32)
+            .unwrap_or_default(),
+        likelihood: t
+            .likelihood
+            .map(|l| Likelihood::from(l) as i32)
+            .unwrap_or_default(),
+        handling: t
+            .handling
+            .map(|h| Handling::from(h) as i32)
+            .unwrap_or_default(),
+        guidance: t.guidance.unwrap_or_default(),
+        audience: t.audience.unwrap_or_default(),
+        valid_until: t.valid_until.as_deref().map(parse_time).transpose()?,
+        internal_reference: t.internal_ref.unwrap_or_default(),
+    };
+    let channel = args.client.connect().await?;
+    let record = AdvisoryServiceClient::new(channel)
+        .publish(request)
+        .await?
+        .into_inner();
+    print_record(&record, args.client.json);
+    Ok(())
+}
+
+pub(crate) async fn revise(args: ReviseArgs) -> Result<(), Error> {
+    let channel = args.client.connect().await?;
+    let mut client = AdvisoryServiceClient::new(channel);
+    let current = client
+        .get_advisory(GetAdvisoryRequest {
+            advisory_id: args.id.clone(),
+        })
+        .await?
+        .into_inner();
+    let a = current.advisory.unwrap_or_default();
+    let t = args.terms;
+    let request = ReviseRequest {
+        advisory_id: args.id,
+        expected_version: args.expected_version.unwrap_or(a.version),
+        grade: t
+            .grade
+            .map(|g| RiskGrade::from(g) as i32)
+            .unwrap_or(a.grade),
+        likelihood: t
+            .likelihood
+            .map(|l| Likelihood::from(l) as i32)
+            .unwrap_or(a.likelihood),
+        handling: t
+            .handling
+            .map(|h| Handling::from(h) as i32)
+            .unwrap_or(a.handling),
+        guidance: t.guidance.unwrap_or(a.guidance),
+        audience: t.audience.unwrap_or(current.audience),
+        applies_to: t.applies_to.map(|k| kinds(&k)).unwrap_or(a.applies_to),
+        valid_until: match t.valid_until {
+            Some(s) => Some(parse_time(&s)?),
+            None => a.valid_until,
+        },
+        internal_reference: t.internal_ref.unwrap_or_default(),
+    };
+    let record = client.revise(request).await?.into_inner();
+    print_record(&record, args.client.json);
+    Ok(())
+}
+
+pub(crate) async fn withdraw(args: WithdrawArgs) -> Result<(), Error> {
+    let channel = args.client.connect().await?;
+    let mut client = AdvisoryServiceClient::new(channel);
+    let expected_version = match args.expected_version {
+        Some(v) => v,
+        None => client
+            .get_advisory(GetAdvisoryRequest {
+                advisory_id: args.id.clone(),
+            })
+            .await?
+            .into_inner()
+            .advisory
+            .map(|a| a.version)
+            .unwrap_or_default(),
+    };
+    let record = client
+        .withdraw(WithdrawRequest {
+            advisory_id: args.id,
+            expected_version,
+            reason: args.reason,
+        })
+        .await?
+        .into_inner();
+    print_record(&record, args.client.json);
+    Ok(())
+}
+
+pub(crate) async fn list(cmd: ListCommand) -> Result<(), Error> {
+    match cmd {
+        ListCommand::List { client, page_size } => {
+            let mut api = AdvisoryServiceClient::new(client.connect().await?);
+            let mut page_token = String::new();
+            loop {
+                let page = api
+                    .list_advisories(ListAdvisoriesRequest {
+                        page_size,
+                        page_token: page_token.clone(),
+                    })
+                    .await?
+                    .into_inner();
+                for r in &page.advisories {
+                    if client.json {
+                        println!("{}", record_json(r));
+                    } else {
+                        print_record(r, false);
+                    }
+                }
+                if page.next_page_token.is_empty() {
+                    return Ok(());
+                }
+                page_token = page.next_page_token;
+            }
+        }
+        ListCommand::Show { client, id } => {
+            let mut api = AdvisoryServiceClient::new(client.connect().await?);
+            let record = api
+                .get_advisory(GetAdvisoryRequest { advisory_id: id })
+                .await?
+                .into_inner();
+            print_record(&record, client.json);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dates_and_rfc3339() {
+        let t = parse_time("2030-01-02").unwrap();
+        assert_eq!(t.seconds, 1_893_628_799);
+        let t = parse_time("2030-01-02T00:00:00Z").unwrap();
+        assert_eq!(t.seconds, 1_893_542_400);
+        assert!(parse_time("tomorrow").is_err());
+    }
+}

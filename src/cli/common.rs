@@ -1,0 +1,261 @@
+//! What the client subcommands share: connection flags, identity fields, output.
+
+use std::path::PathBuf;
+
+use prost_types::Timestamp;
+use tonic::transport::Channel;
+
+use crate::client::ClientIdentity;
+use crate::config::Config;
+use crate::proto::v1::{
+    Advisory, AdvisoryRecord, AdvisoryState, Handling, Likelihood, MatchStrength, MatchToken,
+    RiskGrade, SubjectKind, TokenKind,
+};
+use crate::tokens::{IdentityFields, MatchingKey, Token};
+use crate::Error;
+
+/// How to reach the gateway and who we are.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ClientArgs {
+    /// The gateway.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SERVER",
+        default_value = "https://localhost:50051"
+    )]
+    server: String,
+    /// CA certificate the gateway's certificate must chain to [default: certs-dev/ca.crt].
+    #[arg(long, env = "PORTCULLIS_CA")]
+    ca: Option<PathBuf>,
+    /// Use PREFIX.crt and PREFIX.key as the client certificate and key.
+    #[arg(long, env = "PORTCULLIS_IDENTITY", conflicts_with_all = ["cert", "key"])]
+    identity: Option<PathBuf>,
+    /// Client certificate (PEM).
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl ClientArgs {
+    pub(crate) async fn connect(&self) -> Result<Channel, Error> {
+        let identity = match (&self.identity, &self.cert, &self.key) {
+            (Some(prefix), _, _) => ClientIdentity::from_prefix(prefix),
+            (None, Some(cert), Some(key)) => ClientIdentity {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => {
+                return Err(Error::Usage(
+                    "give --identity PREFIX, or --cert FILE and --key FILE".into(),
+                ))
+            }
+        };
+        let ca = self
+            .ca
+            .clone()
+            .unwrap_or_else(|| Config::dev_certs_dir().join("ca.crt"));
+        crate::client::connect(&self.server, &ca, &identity).await
+    }
+}
+
+/// Identity fields of tokens.md, exactly as `token`, `vet` and `publish` take them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct IdentityArgs {
+    /// Full name of a person.
+    #[arg(long)]
+    name: Option<String>,
+    /// Date of birth, YYYY-MM-DD or DD/MM/YYYY.
+    #[arg(long)]
+    dob: Option<String>,
+    /// UK postcode.
+    #[arg(long)]
+    postcode: Option<String>,
+    /// Travel document as COUNTRY:NUMBER, e.g. GBR:123456789.
+    #[arg(long)]
+    passport: Option<String>,
+    /// Companies House number, e.g. 01234567 or SC123456.
+    #[arg(long)]
+    company_number: Option<String>,
+    /// Organisation name (with --country).
+    #[arg(long, requires = "country")]
+    org_name: Option<String>,
+    /// ISO 3166-1 alpha-2 country of the organisation.
+    #[arg(long, requires = "org_name")]
+    country: Option<String>,
+    /// Crypto wallet as CHAIN:ADDRESS, e.g. eth:0xABC…
+    #[arg(long)]
+    wallet: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    email: Option<String>,
+}
+
+impl IdentityArgs {
+    pub(crate) fn fields(&self) -> IdentityFields {
+        IdentityFields {
+            name: self.name.clone(),
+            dob: self.dob.clone(),
+            postcode: self.postcode.clone(),
+            passport: self.passport.clone(),
+            company_number: self.company_number.clone(),
+            org_name: self.org_name.clone(),
+            country: self.country.clone(),
+            wallet: self.wallet.clone(),
+            email: self.email.clone(),
+        }
+    }
+
+    /// Derives the tokens under the key in `key_file`.
+    pub(crate) fn tokens(
+        &self,
+        key_file: &std::path::Path,
+    ) -> Result<(MatchingKey, Vec<Token>), Error> {
+        let key = MatchingKey::from_file(key_file)?;
+        let tokens = crate::tokens::derive(&key, &self.fields())?;
+        Ok((key, tokens))
+    }
+}
+
+/// Tokens as they travel in requests.
+pub(crate) fn match_tokens(tokens: &[Token]) -> Vec<MatchToken> {
+    tokens
+        .iter()
+        .map(|t| MatchToken {
+            kind: proto_token_kind(t.kind) as i32,
+            digest: t.digest.to_vec(),
+        })
+        .collect()
+}
+
+pub(crate) fn proto_token_kind(k: crate::tokens::TokenKind) -> TokenKind {
+    TokenKind::from_str_name(k.name()).unwrap_or(TokenKind::Unspecified)
+}
+
+/// A fresh random request id.
+pub(crate) fn request_id() -> Result<String, Error> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 12];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| Error::Usage("system randomness unavailable".into()))?;
+    Ok(format!("r-{}", hex::encode(b)))
+}
+
+/// What a grade tells a compliance officer to do (api.md).
+pub(crate) fn grade_meaning(g: RiskGrade) -> &'static str {
+    match g {
+        RiskGrade::NoTrace => "nothing held (this is not a clearance)",
+        RiskGrade::Low => "proceed; note on file",
+        RiskGrade::Moderate => "enhanced due diligence",
+        RiskGrade::High => "do not proceed without consulting the security liaison",
+        RiskGrade::Severe => "do not proceed",
+        RiskGrade::Unspecified => "unspecified",
+    }
+}
+
+pub(crate) fn grade_name(v: i32) -> &'static str {
+    RiskGrade::try_from(v)
+        .map(|g| g.as_str_name())
+        .unwrap_or("?")
+}
+
+pub(crate) fn enum_name<E: TryFrom<i32>>(
+    v: i32,
+    name: impl Fn(&E) -> &'static str,
+) -> &'static str {
+    E::try_from(v).map(|e| name(&e)).unwrap_or("?")
+}
+
+/// RFC 3339 text for a timestamp.
+pub(crate) fn time_text(ts: Option<&Timestamp>) -> String {
+    let Some(ts) = ts else {
+        return String::new();
+    };
+    let nanos = i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos);
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn advisory_json(a: &Advisory) -> serde_json::Value {
+    serde_json::json!({
+        "advisory_id": a.advisory_id,
+        "version": a.version,
+        "grade": grade_name(a.grade),
+        "likelihood": enum_name(a.likelihood, Likelihood::as_str_name),
+        "handling": enum_name(a.handling, Handling::as_str_name),
+        "guidance": a.guidance,
+        "applies_to": a.applies_to.iter().map(|k| enum_name(*k, SubjectKind::as_str_name)).collect::<Vec<_>>(),
+        "issued_at": time_text(a.issued_at.as_ref()),
+        "valid_until": time_text(a.valid_until.as_ref()),
+        "state": enum_name(a.state, AdvisoryState::as_str_name),
+    })
+}
+
+pub(crate) fn record_json(r: &AdvisoryRecord) -> serde_json::Value {
+    serde_json::json!({
+        "advisory": r.advisory.as_ref().map(advisory_json),
+        "audience": r.audience,
+        "internal_reference": r.internal_reference,
+        "token_count": r.token_count,
+        "published_by": r.published_by,
+    })
+}
+
+pub(crate) fn print_record(r: &AdvisoryRecord, json: bool) {
+    if json {
+        println!("{}", record_json(r));
+        return;
+    }
+    let Some(a) = &r.advisory else { return };
+    println!(
+        "{} v{}  {}  {}  {}  {}",
+        a.advisory_id,
+        a.version,
+        enum_name(a.state, AdvisoryState::as_str_name),
+        grade_name(a.grade),
+        enum_name(a.likelihood, Likelihood::as_str_name),
+        enum_name(a.handling, Handling::as_str_name),
+    );
+    let audience = if r.audience.is_empty() {
+        "every accredited party".to_owned()
+    } else {
+        r.audience.join(",")
+    };
+    let applies = if a.applies_to.is_empty() {
+        "every subject kind".to_owned()
+    } else {
+        a.applies_to
+            .iter()
+            .map(|k| enum_name(*k, SubjectKind::as_str_name))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    println!(
+        "  audience: {audience}; applies to: {applies}; tokens: {}",
+        r.token_count
+    );
+    println!(
+        "  issued {} by {}; valid until {}",
+        time_text(a.issued_at.as_ref()),
+        r.published_by,
+        time_text(a.valid_until.as_ref())
+    );
+    if !r.internal_reference.is_empty() {
+        println!("  internal reference: {}", r.internal_reference);
+    }
+    println!("  guidance: {}", a.guidance);
+}
+
+pub(crate) fn strength_name(v: i32) -> &'static str {
+    enum_name(v, MatchStrength::as_str_name)
+}

@@ -1,0 +1,80 @@
+//! The `portcullis` command: one file per subcommand, each a thin layer over the library.
+
+mod advisory;
+mod certs;
+mod common;
+mod serve;
+mod token;
+mod vet;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::Error;
+
+/// Portcullis: a secure intelligence-sharing gateway between security services and political
+/// parties.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(serve::Args),
+    /// Development PKI.
+    #[command(subcommand)]
+    Certs(certs::Command),
+    /// Print the tokens identity fields give, without contacting the gateway.
+    Token(token::Args),
+    /// Vet a subject (party).
+    Vet(vet::Args),
+    /// Publish an advisory (official).
+    Publish(advisory::PublishArgs),
+    /// Revise an advisory: a new version with new terms (official).
+    Revise(advisory::ReviseArgs),
+    /// Withdraw an advisory (official).
+    Withdraw(advisory::WithdrawArgs),
+    /// List or show advisories (official).
+    #[command(subcommand)]
+    Advisories(advisory::ListCommand),
+}
+
+/// Runs the command line of this process.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("portcullis: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Certs(cmd) => certs::run(cmd),
+        Command::Token(args) => token::run(args),
+        Command::Vet(args) => vet::run(args).await,
+        Command::Publish(args) => advisory::publish(args).await,
+        Command::Revise(args) => advisory::revise(args).await,
+        Command::Withdraw(args) => advisory::withdraw(args).await,
+        Command::Advisories(cmd) => advisory::list(cmd).await,
+    }
+}

@@ -1,0 +1,120 @@
+//! `portcullis vet`: derive tokens locally and vet one subject.
+
+use std::path::PathBuf;
+
+use super::common::{
+    advisory_json, enum_name, grade_meaning, grade_name, match_tokens, request_id, strength_name,
+    time_text, ClientArgs, IdentityArgs,
+};
+use crate::proto::v1::vetting_service_client::VettingServiceClient;
+use crate::proto::v1::{RiskGrade, SubjectKind, TokenKind, VetRequest, VetResponse};
+use crate::Error;
+
+/// Subject kinds on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Kind {
+    DonorIndividual,
+    DonorOrganisation,
+    Candidate,
+    Staff,
+}
+
+impl From<Kind> for SubjectKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::DonorIndividual => SubjectKind::DonorIndividual,
+            Kind::DonorOrganisation => SubjectKind::DonorOrganisation,
+            Kind::Candidate => SubjectKind::Candidate,
+            Kind::Staff => SubjectKind::Staff,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Matching key file (`<key_id>:<64 hex>`).
+    #[arg(long, env = "PORTCULLIS_KEY_FILE")]
+    key_file: PathBuf,
+    /// What kind of subject this is.
+    #[arg(long, value_enum)]
+    kind: Kind,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    /// Idempotency key [default: random]. Repeating it repeats the original answer.
+    #[arg(long)]
+    request_id: Option<String>,
+    /// Your own file number (never a name).
+    #[arg(long)]
+    case_ref: Option<String>,
+}
+
+pub(crate) async fn run(args: Args) -> Result<(), Error> {
+    let (key, tokens) = args.identity.tokens(&args.key_file)?;
+    let request = VetRequest {
+        request_id: match args.request_id {
+            Some(id) => id,
+            None => request_id()?,
+        },
+        subject_kind: SubjectKind::from(args.kind) as i32,
+        key_id: key.id().to_owned(),
+        tokens: match_tokens(&tokens),
+        case_reference: args.case_ref.unwrap_or_default(),
+    };
+    let channel = args.client.connect().await?;
+    let response = VettingServiceClient::new(channel)
+        .vet(request)
+        .await?
+        .into_inner();
+    print_response(&response, args.client.json);
+    Ok(())
+}
+
+pub(crate) fn response_json(r: &VetResponse) -> serde_json::Value {
+    serde_json::json!({
+        "request_id": r.request_id,
+        "grade": grade_name(r.grade),
+        "meaning": grade_meaning(RiskGrade::try_from(r.grade).unwrap_or(RiskGrade::Unspecified)),
+        "audit_index": r.audit_index,
+        "decided_at": time_text(r.decided_at.as_ref()),
+        "matches": r.matches.iter().map(|m| serde_json::json!({
+            "advisory": m.advisory.as_ref().map(advisory_json),
+            "matched_on": m.matched_on.iter().map(|k| enum_name(*k, TokenKind::as_str_name)).collect::<Vec<_>>(),
+            "strength": strength_name(m.strength),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_response(r: &VetResponse, json: bool) {
+    if json {
+        println!("{}", response_json(r));
+        return;
+    }
+    let grade = RiskGrade::try_from(r.grade).unwrap_or(RiskGrade::Unspecified);
+    println!("{}: {}", grade.as_str_name(), grade_meaning(grade));
+    println!(
+        "request {}  audit index {}  decided {}",
+        r.request_id,
+        r.audit_index,
+        time_text(r.decided_at.as_ref())
+    );
+    for m in &r.matches {
+        let Some(a) = &m.advisory else { continue };
+        let on: Vec<_> = m
+            .matched_on
+            .iter()
+            .map(|k| enum_name(*k, TokenKind::as_str_name))
+            .collect();
+        println!(
+            "  {} v{}  {}  {}  {} match on {}",
+            a.advisory_id,
+            a.version,
+            grade_name(a.grade),
+            enum_name(a.handling, crate::proto::v1::Handling::as_str_name),
+            strength_name(m.strength),
+            on.join(", ")
+        );
+        println!("    {}", a.guidance);
+    }
+}

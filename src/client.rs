@@ -1,0 +1,99 @@
+//! An mTLS gRPC channel to a gateway, for the CLI, tests and benchmarks. TLS is configured by
+//! [`crate::tls::client_config`] (TLS 1.3, ring) and the connection made by a connector of ours,
+//! so tonic's own TLS stack is not involved.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::Error;
+
+/// Where a client's certificate and key are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The client certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+}
+
+impl ClientIdentity {
+    /// `PREFIX.crt` and `PREFIX.key`.
+    pub fn from_prefix(prefix: &Path) -> Self {
+        let with = |ext: &str| {
+            let mut p = prefix.as_os_str().to_owned();
+            p.push(ext);
+            PathBuf::from(p)
+        };
+        ClientIdentity {
+            cert: with(".crt"),
+            key: with(".key"),
+        }
+    }
+}
+
+/// Connects to `server` (`https://host:port`), trusting `ca` and presenting `identity`.
+pub async fn connect(server: &str, ca: &Path, identity: &ClientIdentity) -> Result<Channel, Error> {
+    let config = crate::tls::client_config(ca, &identity.cert, &identity.key)?;
+    connect_with(server, config).await
+}
+
+/// Connects to `server` with an explicit rustls client configuration.
+pub async fn connect_with(
+    server: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<Channel, Error> {
+    let uri: Uri = server
+        .parse()
+        .map_err(|e| Error::Usage(format!("--server {server}: {e}")))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(Error::Usage(format!(
+            "--server {server}: must be https://host:port"
+        )));
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| Error::Usage(format!("--server {server}: no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(443);
+    let server_name = ServerName::try_from(host.clone())
+        .map_err(|e| Error::Usage(format!("--server {server}: {e}")))?;
+    let connector = TlsConnector::from(config);
+    // tonic speaks plain HTTP/2 to our connector, which does the TLS.
+    let endpoint = Endpoint::from_shared(format!("http://{host}:{port}"))
+        .map_err(|e| Error::Usage(format!("--server {server}: {e}")))?;
+    let channel = endpoint
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let connector = connector.clone();
+            let server_name = server_name.clone();
+            let host = host.clone();
+            async move {
+                let tcp = TcpStream::connect((host.as_str(), port)).await?;
+                tcp.set_nodelay(true)?;
+                let tls = connector.connect(server_name, tcp).await?;
+                Ok::<_, std::io::Error>(TokioIo::new(tls))
+            }
+        }))
+        .await
+        .map_err(|e| Error::Connect(format!("{server}: {}", error_chain(&e))))?;
+    Ok(channel)
+}
+
+/// An error and its sources, joined, for messages a person reads.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}

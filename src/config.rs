@@ -1,0 +1,318 @@
+//! Configuration: a TOML file (documented example in `deploy/portcullis.toml`) or the embedded
+//! development defaults of `serve --dev`.
+//!
+//! Relative paths in a file are resolved against the file's own directory, so a config and its
+//! certificates can move together.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// Everything the gateway needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// The sled data directory.
+    pub data_dir: PathBuf,
+    /// The SPIFFE trust domain client URIs must belong to.
+    pub trust_domain: String,
+    /// Certificate, key, CA and CRL files.
+    pub tls: TlsFiles,
+    /// Party ids (`org` of party certificates) that may call the vetting service.
+    pub accredited_parties: BTreeSet<String>,
+    /// Matching-key epochs (`key_id`) requests may name.
+    pub matching_key_ids: BTreeSet<String>,
+    /// Audit log settings.
+    pub audit: AuditSettings,
+    /// How long a vetting request is watched for later notices.
+    pub retention: Duration,
+    /// The longest a TLS handshake may take.
+    pub handshake_timeout: Duration,
+    /// Whether this is the development configuration (`serve --dev`).
+    pub dev: bool,
+}
+
+/// The PEM files of the server's TLS identity and its client trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA that issues client (and server) certificates.
+    pub ca: PathBuf,
+    /// The server certificate chain.
+    pub cert: PathBuf,
+    /// The server private key (PKCS#8).
+    pub key: PathBuf,
+    /// The CA's certificate revocation list.
+    pub crl: PathBuf,
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// The checkpoint origin line, e.g. `portcullis.dev/audit`.
+    pub origin: String,
+    /// The Ed25519 PKCS#8 key that signs checkpoints.
+    pub signing_key: PathBuf,
+    /// How often a checkpoint is signed while entries arrive.
+    pub checkpoint_interval: Duration,
+    /// The longest a call waits for its audit entry to become durable before failing closed.
+    pub write_timeout: Duration,
+    /// The most entries one group commit makes durable with one flush.
+    pub max_batch: usize,
+}
+
+/// The on-disk form (all durations in milliseconds).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    trust_domain: String,
+    accredited_parties: Vec<String>,
+    matching_key_ids: Vec<String>,
+    #[serde(default = "default_retention_days")]
+    retention_days: u32,
+    #[serde(default = "default_handshake_timeout_ms")]
+    handshake_timeout_ms: u64,
+    tls: FileTls,
+    audit: FileAudit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    crl: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAudit {
+    origin: String,
+    signing_key: PathBuf,
+    #[serde(default = "default_checkpoint_interval_ms")]
+    checkpoint_interval_ms: u64,
+    #[serde(default = "default_write_timeout_ms")]
+    write_timeout_ms: u64,
+    #[serde(default = "default_max_batch")]
+    max_batch: usize,
+}
+
+fn default_retention_days() -> u32 {
+    365
+}
+fn default_handshake_timeout_ms() -> u64 {
+    10_000
+}
+fn default_checkpoint_interval_ms() -> u64 {
+    1_000
+}
+fn default_write_timeout_ms() -> u64 {
+    5_000
+}
+fn default_max_batch() -> usize {
+    4_096
+}
+
+impl Config {
+    /// The development configuration: certificates from `certs_dir` (normally `certs-dev/`),
+    /// listen `127.0.0.1:50051`, data `./data`, parties `alpha` and `beta`, key id `dev-1`.
+    pub fn dev(certs_dir: &Path) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("data"),
+            trust_domain: crate::pki::DEV_TRUST_DOMAIN.to_owned(),
+            tls: TlsFiles {
+                ca: certs_dir.join("ca.crt"),
+                cert: certs_dir.join("server.crt"),
+                key: certs_dir.join("server.key"),
+                crl: certs_dir.join("crl.pem"),
+            },
+            accredited_parties: ["alpha", "beta"].into_iter().map(String::from).collect(),
+            matching_key_ids: std::iter::once(crate::pki::DEV_MATCHING_KEY_ID.to_owned()).collect(),
+            audit: AuditSettings {
+                origin: crate::pki::DEV_LOG_KEY_NAME.to_owned(),
+                signing_key: certs_dir.join("log-signing.pk8"),
+                checkpoint_interval: Duration::from_millis(default_checkpoint_interval_ms()),
+                write_timeout: Duration::from_millis(default_write_timeout_ms()),
+                max_batch: default_max_batch(),
+            },
+            retention: Duration::from_secs(u64::from(default_retention_days()) * 86_400),
+            handshake_timeout: Duration::from_millis(default_handshake_timeout_ms()),
+            dev: true,
+        }
+    }
+
+    /// Where the development PKI lives: `./certs-dev` if present, else the source tree's.
+    pub fn dev_certs_dir() -> PathBuf {
+        let local = PathBuf::from("certs-dev");
+        if local.join("ca.crt").exists() {
+            local
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("certs-dev")
+        }
+    }
+
+    /// Reads and validates a TOML configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml(&text, base).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses and validates TOML text; relative paths are resolved against `base`.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Config, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let FileConfig {
+            listen,
+            data_dir,
+            trust_domain,
+            accredited_parties,
+            matching_key_ids,
+            retention_days,
+            handshake_timeout_ms,
+            tls,
+            audit,
+        } = file;
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        if !is_dns_label_list(&trust_domain) {
+            return Err(format!(
+                "trust_domain: must be a DNS name of [a-z0-9-.], got {} characters",
+                trust_domain.len()
+            ));
+        }
+        let mut parties = BTreeSet::new();
+        for (i, p) in accredited_parties.into_iter().enumerate() {
+            if !crate::identity::is_segment(&p) {
+                return Err(format!(
+                    "accredited_parties[{i}]: must match [a-z0-9-]{{1,63}}"
+                ));
+            }
+            if !parties.insert(p) {
+                return Err(format!("accredited_parties[{i}]: duplicate party id"));
+            }
+        }
+        let mut keys = BTreeSet::new();
+        for (i, k) in matching_key_ids.into_iter().enumerate() {
+            if !crate::domain::is_key_id(&k) {
+                return Err(format!(
+                    "matching_key_ids[{i}]: must be 1..=64 characters of [A-Za-z0-9._-]"
+                ));
+            }
+            keys.insert(k);
+        }
+        if keys.is_empty() {
+            return Err("matching_key_ids: at least one key id is required".into());
+        }
+        if retention_days == 0 || retention_days > 3650 {
+            return Err("retention_days: must be 1..=3650".into());
+        }
+        if handshake_timeout_ms == 0 || handshake_timeout_ms > 120_000 {
+            return Err("handshake_timeout_ms: must be 1..=120000".into());
+        }
+        if audit.origin.is_empty() || audit.origin.contains(char::is_whitespace) {
+            return Err("audit.origin: must be non-empty without whitespace".into());
+        }
+        if audit.checkpoint_interval_ms == 0 {
+            return Err("audit.checkpoint_interval_ms: must be positive".into());
+        }
+        if audit.write_timeout_ms == 0 || audit.write_timeout_ms > 60_000 {
+            return Err("audit.write_timeout_ms: must be 1..=60000".into());
+        }
+        if audit.max_batch == 0 || audit.max_batch > 65_536 {
+            return Err("audit.max_batch: must be 1..=65536".into());
+        }
+        Ok(Config {
+            listen,
+            data_dir: resolve(data_dir),
+            trust_domain,
+            tls: TlsFiles {
+                ca: resolve(tls.ca),
+                cert: resolve(tls.cert),
+                key: resolve(tls.key),
+                crl: resolve(tls.crl),
+            },
+            accredited_parties: parties,
+            matching_key_ids: keys,
+            audit: AuditSettings {
+                origin: audit.origin,
+                signing_key: resolve(audit.signing_key),
+                checkpoint_interval: Duration::from_millis(audit.checkpoint_interval_ms),
+                write_timeout: Duration::from_millis(audit.write_timeout_ms),
+                max_batch: audit.max_batch,
+            },
+            retention: Duration::from_secs(u64::from(retention_days) * 86_400),
+            handshake_timeout: Duration::from_millis(handshake_timeout_ms),
+            dev: false,
+        })
+    }
+}
+
+fn is_dns_label_list(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+listen = "127.0.0.1:7000"
+data_dir = "data"
+trust_domain = "gateway.example"
+accredited_parties = ["alpha", "beta"]
+matching_key_ids = ["k-2026"]
+[tls]
+ca = "ca.crt"
+cert = "server.crt"
+key = "server.key"
+crl = "crl.pem"
+[audit]
+origin = "gateway.example/audit"
+signing_key = "/etc/portcullis/log.pk8"
+"#;
+
+    #[test]
+    fn parses_and_resolves_relative_paths() {
+        let c = Config::from_toml(GOOD, Path::new("/etc/portcullis")).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/etc/portcullis/data"));
+        assert_eq!(c.tls.ca, PathBuf::from("/etc/portcullis/ca.crt"));
+        assert_eq!(
+            c.audit.signing_key,
+            PathBuf::from("/etc/portcullis/log.pk8")
+        );
+        assert_eq!(c.retention, Duration::from_secs(365 * 86_400));
+        assert!(!c.dev);
+    }
+
+    #[test]
+    fn rejects_with_the_key_named() {
+        let bad = GOOD.replace("[\"alpha\", \"beta\"]", "[\"Alpha\"]");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(e.starts_with("accredited_parties[0]"), "{e}");
+        let bad = GOOD.replace("listen = \"127.0.0.1:7000\"", "listen = \"nowhere\"");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(e.contains("listen"), "{e}");
+        let bad = format!("{GOOD}\nsurprise = 1\n");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(e.contains("surprise"), "{e}");
+        let bad = GOOD.replace("[\"k-2026\"]", "[]");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(e.starts_with("matching_key_ids"), "{e}");
+    }
+}

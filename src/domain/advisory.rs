@@ -1,0 +1,337 @@
+//! Advisories: publish, revise and withdraw with immutable versions and optimistic
+//! concurrency; read and list for officials.
+
+use prost::Message;
+use prost_types::Timestamp;
+
+use super::validate::{
+    encode_page_token, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Withdrawal,
+};
+use super::{nanos, official_view, token_kind_byte, Error, Gateway};
+use crate::audit::AuditEntry;
+use crate::identity::Identity;
+use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse};
+use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
+
+/// Default lifetime of an advisory without `valid_until`.
+const DEFAULT_VALIDITY_SECS: i64 = 365 * 86_400;
+/// Longest lifetime of an advisory.
+const MAX_VALIDITY_SECS: i64 = 5 * 366 * 86_400;
+
+fn official_scope(unit: &str) -> String {
+    format!("official/{unit}")
+}
+
+impl NewAdvisory {
+    fn fingerprint(&self) -> Vec<u8> {
+        // The encoded request is deterministic for equal content.
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(b"publish:v1\0");
+        ctx.update(&(self.key_id.len() as u32).to_be_bytes());
+        ctx.update(self.key_id.as_bytes());
+        for t in &self.tokens {
+            ctx.update(&[token_kind_byte(t.kind)]);
+            ctx.update(&t.digest);
+        }
+        ctx.update(&terms_bytes(&self.terms));
+        ctx.finish().as_ref().to_vec()
+    }
+}
+
+fn terms_bytes(t: &AdvisoryTerms) -> Vec<u8> {
+    AdvisoryVersion {
+        grade: t.grade as i32,
+        likelihood: t.likelihood as i32,
+        handling: t.handling as i32,
+        guidance: t.guidance.clone(),
+        audience: t.audience.clone(),
+        applies_to: t.applies_to.iter().map(|k| *k as i32).collect(),
+        valid_until: t.valid_until,
+        internal_reference: t.internal_reference.clone(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn new_advisory_id() -> Result<String, Error> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Unavailable("system randomness unavailable".into()))?;
+    Ok(format!("adv-{}", hex::encode(bytes)))
+}
+
+impl Gateway {
+    /// Checks the terms against the configuration and `now`; returns the effective expiry.
+    fn check_terms(&self, terms: &AdvisoryTerms, now: &Timestamp) -> Result<Timestamp, Error> {
+        let settings = self.settings.load();
+        for (i, p) in terms.audience.iter().enumerate() {
+            if !settings.accredited_parties.contains(p) {
+                return Err(Error::invalid(
+                    format!("audience[{i}]"),
+                    "not an accredited party",
+                ));
+            }
+        }
+        match terms.valid_until {
+            None => Ok(Timestamp {
+                seconds: now.seconds + DEFAULT_VALIDITY_SECS,
+                nanos: now.nanos,
+            }),
+            Some(until) => {
+                if nanos(&until) <= nanos(now) {
+                    return Err(Error::invalid("valid_until", "must be in the future"));
+                }
+                let max = Timestamp {
+                    seconds: now.seconds + MAX_VALIDITY_SECS,
+                    nanos: now.nanos,
+                };
+                if nanos(&until) > nanos(&max) {
+                    return Err(Error::invalid(
+                        "valid_until",
+                        "must be at most 5 years ahead",
+                    ));
+                }
+                Ok(until)
+            }
+        }
+    }
+
+    /// Publishes a new advisory (version 1) owned by `official`'s unit.
+    pub async fn publish(
+        &self,
+        official: &Identity,
+        new: NewAdvisory,
+        draft: &AuditEntry,
+    ) -> Result<AdvisoryRecord, Error> {
+        if !self.settings.load().matching_key_ids.contains(&new.key_id) {
+            return Err(Error::invalid(
+                "key_id",
+                "not a configured matching-key epoch",
+            ));
+        }
+        let now = crate::audit::now();
+        let valid_until = self.check_terms(&new.terms, &now)?;
+        let scope = official_scope(&official.org);
+        let fingerprint = new.fingerprint();
+        let _guard = self.advisory_lock.lock().await;
+
+        if let Some(previous) = self.store.idempotency(&scope, &new.request_id)? {
+            if previous.fingerprint != fingerprint {
+                return Err(Error::AlreadyExists(
+                    "request_id: already used by this unit with different content".into(),
+                ));
+            }
+            let original = AdvisoryRecord::decode(previous.response.as_slice()).map_err(|e| {
+                tracing::error!(error = %e, "remembered publish answer does not decode");
+                Error::Unavailable("storage unavailable; nothing was changed".into())
+            })?;
+            let mut entry = draft.clone();
+            entry.detail = "repeat of an earlier publish".into();
+            entry.advisory_ids = original
+                .advisory
+                .iter()
+                .map(|a| a.advisory_id.clone())
+                .collect();
+            self.log.record(entry).await?;
+            return Ok(original);
+        }
+
+        let id = new_advisory_id()?;
+        let NewAdvisory {
+            request_id,
+            key_id,
+            tokens,
+            terms,
+        } = new;
+        let version = AdvisoryVersion {
+            advisory_id: id.clone(),
+            version: 1,
+            grade: terms.grade as i32,
+            likelihood: terms.likelihood as i32,
+            handling: terms.handling as i32,
+            guidance: terms.guidance,
+            applies_to: terms.applies_to.iter().map(|k| *k as i32).collect(),
+            issued_at: Some(now),
+            valid_until: Some(valid_until),
+            withdrawn: false,
+            audience: terms.audience,
+            internal_reference: terms.internal_reference,
+            token_count: tokens.len() as u32,
+            published_by: official.uri.clone(),
+            owner_org: official.org.clone(),
+            withdraw_reason: String::new(),
+            key_id,
+            tokens: tokens
+                .iter()
+                .map(|t| {
+                    let mut b = Vec::with_capacity(33);
+                    b.push(token_kind_byte(t.kind));
+                    b.extend_from_slice(&t.digest);
+                    b
+                })
+                .collect(),
+        };
+        let record = official_view(&version, &now);
+        let mut changes = Changes::new();
+        changes.advisory_version(&version);
+        changes.idempotency(
+            &scope,
+            &request_id,
+            &IdempotencyRecord {
+                fingerprint,
+                response: record.encode_to_vec(),
+            },
+        );
+        let mut entry = draft.clone();
+        entry.advisory_ids = vec![id];
+        entry.grade = version.grade;
+        self.log
+            .record_with(entry, Box::new(move |_, _| changes))
+            .await?;
+        Ok(record)
+    }
+
+    /// Loads the latest version for a change by `official`, checking ownership and version.
+    fn current_for_change(
+        &self,
+        official: &Identity,
+        advisory_id: &str,
+        expected_version: u32,
+    ) -> Result<AdvisoryVersion, Error> {
+        let current = self
+            .store
+            .latest_advisory(advisory_id)?
+            .ok_or_else(|| Error::NotFound("advisory_id: no such advisory".into()))?;
+        if current.owner_org != official.org {
+            return Err(Error::PermissionDenied(
+                "advisory_id: the advisory belongs to another unit".into(),
+            ));
+        }
+        if current.version != expected_version {
+            return Err(Error::Aborted(format!(
+                "expected_version: the advisory is at version {}, not {expected_version}",
+                current.version
+            )));
+        }
+        if current.withdrawn {
+            return Err(Error::FailedPrecondition(
+                "advisory_id: the advisory is withdrawn and cannot change again".into(),
+            ));
+        }
+        Ok(current)
+    }
+
+    async fn commit_version(
+        &self,
+        next: AdvisoryVersion,
+        draft: &AuditEntry,
+        now: &Timestamp,
+    ) -> Result<AdvisoryRecord, Error> {
+        let record = official_view(&next, now);
+        let mut changes = Changes::new();
+        changes.advisory_version(&next);
+        let mut entry = draft.clone();
+        entry.advisory_ids = vec![next.advisory_id.clone()];
+        entry.grade = next.grade;
+        self.log
+            .record_with(entry, Box::new(move |_, _| changes))
+            .await?;
+        Ok(record)
+    }
+
+    /// Replaces every mutable field of an advisory, as version n+1.
+    pub async fn revise(
+        &self,
+        official: &Identity,
+        rev: Revision,
+        draft: &AuditEntry,
+    ) -> Result<AdvisoryRecord, Error> {
+        let now = crate::audit::now();
+        let valid_until = self.check_terms(&rev.terms, &now)?;
+        let _guard = self.advisory_lock.lock().await;
+        let current = self.current_for_change(official, &rev.advisory_id, rev.expected_version)?;
+        let Revision { terms, .. } = rev;
+        let next = AdvisoryVersion {
+            version: current.version + 1,
+            grade: terms.grade as i32,
+            likelihood: terms.likelihood as i32,
+            handling: terms.handling as i32,
+            guidance: terms.guidance,
+            applies_to: terms.applies_to.iter().map(|k| *k as i32).collect(),
+            issued_at: Some(now),
+            valid_until: Some(valid_until),
+            audience: terms.audience,
+            internal_reference: if terms.internal_reference.is_empty() {
+                current.internal_reference.clone()
+            } else {
+                terms.internal_reference
+            },
+            published_by: official.uri.clone(),
+            ..current
+        };
+        self.commit_version(next, draft, &now).await
+    }
+
+    /// Withdraws an advisory, as version n+1; it stops matching at once.
+    pub async fn withdraw(
+        &self,
+        official: &Identity,
+        w: Withdrawal,
+        draft: &AuditEntry,
+    ) -> Result<AdvisoryRecord, Error> {
+        let now = crate::audit::now();
+        let _guard = self.advisory_lock.lock().await;
+        let current = self.current_for_change(official, &w.advisory_id, w.expected_version)?;
+        let next = AdvisoryVersion {
+            version: current.version + 1,
+            issued_at: Some(now),
+            withdrawn: true,
+            withdraw_reason: w.reason,
+            published_by: official.uri.clone(),
+            ..current
+        };
+        self.commit_version(next, draft, &now).await
+    }
+
+    /// The latest version of an advisory.
+    pub async fn advisory(
+        &self,
+        advisory_id: &str,
+        draft: &AuditEntry,
+    ) -> Result<AdvisoryRecord, Error> {
+        let now = crate::audit::now();
+        let v = self
+            .store
+            .latest_advisory(advisory_id)?
+            .ok_or_else(|| Error::NotFound("advisory_id: no such advisory".into()))?;
+        let mut entry = draft.clone();
+        entry.advisory_ids = vec![v.advisory_id.clone()];
+        self.log.record(entry).await?;
+        Ok(official_view(&v, &now))
+    }
+
+    /// A page of advisories (latest versions), in id order.
+    pub async fn list(
+        &self,
+        page: PageRequest,
+        draft: &AuditEntry,
+    ) -> Result<ListAdvisoriesResponse, Error> {
+        let now = crate::audit::now();
+        let (versions, more) = self
+            .store
+            .advisories_page(page.after.as_deref(), page.page_size)?;
+        let next_page_token = match (more, versions.last()) {
+            (true, Some(last)) => encode_page_token(&last.advisory_id),
+            _ => String::new(),
+        };
+        let mut entry = draft.clone();
+        entry.advisory_ids = versions.iter().map(|v| v.advisory_id.clone()).collect();
+        self.log.record(entry).await?;
+        Ok(ListAdvisoriesResponse {
+            advisories: versions.iter().map(|v| official_view(v, &now)).collect(),
+            next_page_token,
+        })
+    }
+}

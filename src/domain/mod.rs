@@ -1,0 +1,206 @@
+//! The rules of the gateway, independent of gRPC transport: who may see which advisory, how a
+//! vetting request is matched and graded, how advisories are versioned.
+//!
+//! Inputs arrive as validated types ([`VetQuery`], [`NewAdvisory`], …) built with `TryFrom`
+//! from the protobuf messages, which destructure every field so that a new proto field cannot be
+//! silently ignored. Successful operations record their audit entry themselves, atomically with
+//! their state change; the gRPC layer records failures.
+
+mod advisory;
+mod validate;
+mod vetting;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use prost_types::Timestamp;
+
+use crate::audit::{AuditError, AuditLog};
+use crate::proto::v1::{
+    Advisory, AdvisoryRecord, AdvisoryState, RiskGrade, SubjectKind, TokenKind,
+};
+use crate::store::{AdvisoryVersion, Store, StoreError};
+
+pub(crate) use validate::get_request;
+pub use validate::{
+    is_key_id, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Token, VetQuery, Withdrawal,
+    DEFAULT_PAGE_SIZE, MAX_ADVISORY_TOKENS, MAX_GUIDANCE_CHARS, MAX_INTERNAL_REFERENCE_CHARS,
+    MAX_PAGE_SIZE, MAX_REASON_CHARS, MAX_VET_TOKENS,
+};
+pub use vetting::strength;
+
+/// Why a call failed. Mapped to a gRPC status in exactly one place ([`crate::service`]).
+/// Messages never contain tokens, guidance or internal references.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A field breaks a rule of the contract.
+    #[error("{field}: {rule}")]
+    InvalidArgument {
+        /// The field path, e.g. `tokens[2].digest`.
+        field: String,
+        /// The rule it breaks.
+        rule: String,
+    },
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request id was used before with different content.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// An optimistic version check failed.
+    #[error("{0}")]
+    Aborted(String),
+    /// The operation is not allowed in the current state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The caller exceeded a rate limit.
+    #[error("rate limit exceeded; retry after {retry_after_ms} ms")]
+    ResourceExhausted {
+        /// When the caller may try again.
+        retry_after_ms: u64,
+    },
+    /// The method exists in the contract but this gateway does not serve it.
+    #[error("{0}")]
+    Unimplemented(String),
+    /// The audit log or storage cannot be used: nothing was disclosed or changed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl Error {
+    /// An [`Error::InvalidArgument`].
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        Error::Unavailable("storage unavailable; nothing was disclosed or changed".into())
+    }
+}
+
+impl From<AuditError> for Error {
+    fn from(e: AuditError) -> Self {
+        tracing::error!(error = %e, "audit failure; failing closed");
+        Error::Unavailable("audit log unavailable; nothing was disclosed or changed".into())
+    }
+}
+
+/// The parts of the configuration the rules depend on; replaced whole on reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Party ids that may be named in an audience.
+    pub accredited_parties: BTreeSet<String>,
+    /// Matching-key epochs requests may name.
+    pub matching_key_ids: BTreeSet<String>,
+}
+
+/// The gateway's rules over its store and audit log.
+pub struct Gateway {
+    store: Store,
+    log: AuditLog,
+    settings: Arc<ArcSwap<Settings>>,
+    /// Serialises the check-then-commit of vetting request ids, sharded by (party, id).
+    vet_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Serialises advisory changes (rare, official-driven) so versions cannot race.
+    advisory_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").finish_non_exhaustive()
+    }
+}
+
+const VET_LOCK_SHARDS: usize = 256;
+
+impl Gateway {
+    /// The rules over `store`, recording to `log`, configured by `settings`.
+    pub fn new(store: Store, log: AuditLog, settings: Arc<ArcSwap<Settings>>) -> Gateway {
+        Gateway {
+            store,
+            log,
+            settings,
+            vet_locks: (0..VET_LOCK_SHARDS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            advisory_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The audit log the rules record to.
+    pub fn log(&self) -> &AuditLog {
+        &self.log
+    }
+}
+
+/// Nanoseconds since the epoch (i128, so no timestamp overflows).
+pub(crate) fn nanos(ts: &Timestamp) -> i128 {
+    i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
+}
+
+/// The state of an advisory version read at `now`: expiry is computed, not stored.
+pub fn state_at(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryState {
+    if v.withdrawn {
+        AdvisoryState::Withdrawn
+    } else if v
+        .valid_until
+        .as_ref()
+        .is_some_and(|u| nanos(now) >= nanos(u))
+    {
+        AdvisoryState::Expired
+    } else {
+        AdvisoryState::Active
+    }
+}
+
+/// What a party may see of an advisory version.
+pub fn party_view(v: &AdvisoryVersion, now: &Timestamp) -> Advisory {
+    Advisory {
+        advisory_id: v.advisory_id.clone(),
+        version: v.version,
+        grade: v.grade,
+        likelihood: v.likelihood,
+        handling: v.handling,
+        guidance: v.guidance.clone(),
+        applies_to: v.applies_to.clone(),
+        issued_at: v.issued_at,
+        valid_until: v.valid_until,
+        state: state_at(v, now) as i32,
+    }
+}
+
+/// What an official sees of an advisory version.
+pub fn official_view(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryRecord {
+    AdvisoryRecord {
+        advisory: Some(party_view(v, now)),
+        audience: v.audience.clone(),
+        internal_reference: v.internal_reference.clone(),
+        token_count: v.token_count,
+        published_by: v.published_by.clone(),
+    }
+}
+
+/// The grade's rank for "highest grade" (NO_TRACE lowest).
+fn rank(grade: i32) -> i32 {
+    RiskGrade::try_from(grade).map(|g| g as i32).unwrap_or(0)
+}
+
+fn subject_kind_i32(k: SubjectKind) -> i32 {
+    k as i32
+}
+
+fn token_kind_byte(k: TokenKind) -> u8 {
+    // TokenKind values are 1..=8 (validated on input), so the cast cannot truncate.
+    k as i32 as u8
+}

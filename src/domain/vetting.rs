@@ -1,0 +1,253 @@
+//! Vetting: match a party's tokens against advisories it may see, grade, and remember the answer
+//! for idempotent repeats.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prost::Message;
+use prost_types::Timestamp;
+
+use super::{party_view, rank, state_at, subject_kind_i32, token_kind_byte, Error, Gateway};
+use crate::audit::AuditEntry;
+use crate::identity::Identity;
+use crate::proto::v1::{
+    AdvisoryMatch, AdvisoryState, MatchStrength, RiskGrade, TokenKind, VetResponse,
+};
+use crate::store::{Changes, IdempotencyRecord};
+
+use super::validate::VetQuery;
+
+/// Match strength from the set of token kinds an advisory matched on (api.md).
+pub fn strength(kinds: &BTreeSet<TokenKind>) -> MatchStrength {
+    let strong = kinds.iter().any(|k| {
+        matches!(
+            k,
+            TokenKind::TravelDocument
+                | TokenKind::CompanyNumber
+                | TokenKind::CryptoWallet
+                | TokenKind::Email
+                | TokenKind::PersonNameDob
+        )
+    });
+    if strong || kinds.len() >= 2 {
+        MatchStrength::Strong
+    } else if kinds.contains(&TokenKind::PersonNameYob) {
+        MatchStrength::Weak
+    } else {
+        MatchStrength::Partial
+    }
+}
+
+impl VetQuery {
+    /// SHA-256 over the request's content: an identical repeat has the same fingerprint.
+    pub(crate) fn fingerprint(&self) -> Vec<u8> {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(b"vet:v1\0");
+        ctx.update(&(self.subject_kind as i32).to_be_bytes());
+        ctx.update(&(self.key_id.len() as u32).to_be_bytes());
+        ctx.update(self.key_id.as_bytes());
+        ctx.update(&(self.tokens.len() as u32).to_be_bytes());
+        for t in &self.tokens {
+            ctx.update(&[token_kind_byte(t.kind)]);
+            ctx.update(&t.digest);
+        }
+        ctx.update(&(self.case_reference.len() as u32).to_be_bytes());
+        ctx.update(self.case_reference.as_bytes());
+        ctx.finish().as_ref().to_vec()
+    }
+}
+
+/// The idempotency scope of a party.
+fn party_scope(party: &str) -> String {
+    format!("party/{party}")
+}
+
+impl Gateway {
+    /// Vets one subject for `party`. `draft` is the call's audit entry (actor, method, request
+    /// fields); on success it is completed and committed with the remembered answer.
+    pub async fn vet(
+        &self,
+        party: &Identity,
+        q: VetQuery,
+        draft: &AuditEntry,
+    ) -> Result<VetResponse, Error> {
+        if !self.settings.load().matching_key_ids.contains(&q.key_id) {
+            return Err(Error::invalid(
+                "key_id",
+                "not a configured matching-key epoch",
+            ));
+        }
+        let scope = party_scope(&party.org);
+        let fingerprint = q.fingerprint();
+        let _guard = self.vet_locks[shard(&scope, &q.request_id, self.vet_locks.len())]
+            .lock()
+            .await;
+
+        if let Some(previous) = self.store.idempotency(&scope, &q.request_id)? {
+            return self.repeat(previous, &fingerprint, draft).await;
+        }
+
+        let now = crate::audit::now();
+        let (grade, matches) = self.matches(&party.org, &q, &now)?;
+        let mut entry = draft.clone();
+        entry.grade = grade as i32;
+        entry.advisory_ids = matches
+            .iter()
+            .filter_map(|m| m.advisory.as_ref().map(|a| a.advisory_id.clone()))
+            .collect();
+        let mut response = VetResponse {
+            request_id: q.request_id.clone(),
+            grade: grade as i32,
+            matches,
+            audit_index: 0,
+            decided_at: None,
+            error: None,
+        };
+        let remembered = response.clone();
+        let request_id = q.request_id.clone();
+        let committed = self
+            .log
+            .record_with(
+                entry,
+                Box::new(move |index, at| {
+                    let mut r = remembered;
+                    r.audit_index = index;
+                    r.decided_at = Some(*at);
+                    let record = IdempotencyRecord {
+                        fingerprint,
+                        response: r.encode_to_vec(),
+                    };
+                    let mut changes = Changes::new();
+                    changes.idempotency(&scope, &request_id, &record);
+                    changes
+                }),
+            )
+            .await?;
+        response.audit_index = committed.index;
+        response.decided_at = Some(committed.at);
+        Ok(response)
+    }
+
+    /// Answers a repeated request id: the original answer if the content is identical.
+    async fn repeat(
+        &self,
+        previous: IdempotencyRecord,
+        fingerprint: &[u8],
+        draft: &AuditEntry,
+    ) -> Result<VetResponse, Error> {
+        if previous.fingerprint != fingerprint {
+            return Err(Error::AlreadyExists(
+                "request_id: already used by this party with different content".into(),
+            ));
+        }
+        let original = VetResponse::decode(previous.response.as_slice()).map_err(|e| {
+            tracing::error!(error = %e, "remembered vetting answer does not decode");
+            Error::Unavailable("storage unavailable; nothing was disclosed or changed".into())
+        })?;
+        let mut entry = draft.clone();
+        entry.grade = original.grade;
+        entry.detail = format!("repeat of audit entry {}", original.audit_index);
+        entry.advisory_ids = original
+            .matches
+            .iter()
+            .filter_map(|m| m.advisory.as_ref().map(|a| a.advisory_id.clone()))
+            .collect();
+        self.log.record(entry).await?;
+        Ok(original)
+    }
+
+    /// Every advisory `party` may see that matches the query now, highest grade first.
+    fn matches(
+        &self,
+        party: &str,
+        q: &VetQuery,
+        now: &Timestamp,
+    ) -> Result<(RiskGrade, Vec<AdvisoryMatch>), Error> {
+        let mut found: BTreeMap<String, BTreeSet<TokenKind>> = BTreeMap::new();
+        for t in &q.tokens {
+            for id in
+                self.store
+                    .advisory_ids_for_token(&q.key_id, token_kind_byte(t.kind), &t.digest)?
+            {
+                found.entry(id).or_default().insert(t.kind);
+            }
+        }
+        let kind = subject_kind_i32(q.subject_kind);
+        let mut matches = Vec::new();
+        for (id, kinds) in found {
+            let Some(v) = self.store.latest_advisory(&id)? else {
+                continue;
+            };
+            let visible = state_at(&v, now) == AdvisoryState::Active
+                && (v.audience.is_empty() || v.audience.iter().any(|p| p == party))
+                && (v.applies_to.is_empty() || v.applies_to.contains(&kind));
+            if !visible {
+                continue;
+            }
+            matches.push(AdvisoryMatch {
+                advisory: Some(party_view(&v, now)),
+                matched_on: kinds.iter().map(|k| *k as i32).collect(),
+                strength: strength(&kinds) as i32,
+            });
+        }
+        matches.sort_by(|a, b| {
+            let key = |m: &AdvisoryMatch| {
+                m.advisory
+                    .as_ref()
+                    .map(|a| (rank(a.grade), a.advisory_id.clone()))
+                    .unwrap_or_default()
+            };
+            let (ga, ia) = key(a);
+            let (gb, ib) = key(b);
+            gb.cmp(&ga).then(ia.cmp(&ib))
+        });
+        let grade = matches
+            .first()
+            .and_then(|m| m.advisory.as_ref())
+            .and_then(|a| RiskGrade::try_from(a.grade).ok())
+            .unwrap_or(RiskGrade::NoTrace);
+        Ok((grade, matches))
+    }
+}
+
+fn shard(scope: &str, request_id: &str, shards: usize) -> usize {
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{scope}\0{request_id}").as_bytes(),
+    );
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d.as_ref()[..8]);
+    (u64::from_le_bytes(b) % shards as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(kinds: &[TokenKind]) -> BTreeSet<TokenKind> {
+        kinds.iter().copied().collect()
+    }
+
+    #[test]
+    fn strength_follows_the_contract() {
+        use TokenKind::*;
+        for k in [
+            TravelDocument,
+            CompanyNumber,
+            CryptoWallet,
+            Email,
+            PersonNameDob,
+        ] {
+            assert_eq!(strength(&set(&[k])), MatchStrength::Strong, "{k:?}");
+        }
+        assert_eq!(
+            strength(&set(&[PersonNamePostcode])),
+            MatchStrength::Partial
+        );
+        assert_eq!(strength(&set(&[OrganisationName])), MatchStrength::Partial);
+        assert_eq!(strength(&set(&[PersonNameYob])), MatchStrength::Weak);
+        assert_eq!(
+            strength(&set(&[PersonNameYob, PersonNamePostcode])),
+            MatchStrength::Strong
+        );
+    }
+}

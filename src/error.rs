@@ -1,0 +1,62 @@
+//! The crate's top-level error: what can stop the server from starting or a CLI command from
+//! completing. Errors of a single call are [`crate::domain::Error`], mapped to gRPC in
+//! [`crate::service`].
+
+use std::path::PathBuf;
+
+/// An error starting the gateway or running a command.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid; the message names the key.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Certificates, keys or the CRL could not be loaded or used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The data directory could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The audit log could not be written or failed verification.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    /// Generating the development PKI failed.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// Identity fields could not be turned into tokens.
+    #[error(transparent)]
+    Token(#[from] crate::tokens::TokenError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The connection to a gateway could not be made.
+    #[error("connecting to the gateway: {0}")]
+    Connect(String),
+    /// The gateway answered a call with an error status.
+    #[error("{}: {}", .0.code(), .0.message())]
+    Call(Box<tonic::Status>),
+    /// The command line is inconsistent (clap catches the rest).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        Error::Call(Box::new(status))
+    }
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

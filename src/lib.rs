@@ -1,0 +1,48 @@
+//! # Portcullis
+//!
+//! A secure intelligence-sharing gateway between a country's security services and its political
+//! parties. Party back-office systems vet donors, candidates and staff by *hashed* identity tokens
+//! over gRPC with mutual TLS and get graded risk advisories back; security officials publish,
+//! revise and withdraw advisories; auditors replay an append-only, tamper-evident log of every
+//! access.
+//!
+//! The gateway never sees a name (only 32-byte HMAC tokens whose key it never holds), fails closed
+//! when it cannot audit, and isolates parties from each other.
+//!
+//! ## Module map
+//! Data flows one way: [`tls`] (transport) → [`identity`] (who is calling, may they) →
+//! [`service`] (the gRPC layer: proto ⇄ domain) → [`domain`] (the rules) → [`store`] and
+//! [`audit`] (the durable log).
+//!
+//! - [`config`]: the TOML configuration and the embedded `--dev` defaults.
+//! - [`tls`]: the one place the rustls crypto provider (ring) and TLS 1.3 are chosen.
+//! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
+//! - [`tokens`]: canonical identity tokens, computed by clients (never by the server).
+//! - [`store`]: sled-backed advisories, token index and idempotency records.
+//! - [`audit`]: the group-commit audit log writer and its entries.
+//! - [`domain`]: vetting and advisory rules, independent of gRPC.
+//! - [`service`]: the tonic services and the single mapping of domain errors to gRPC codes.
+//! - [`server`]: composes all of the above into a running gateway.
+//! - [`client`]: an mTLS gRPC channel for the CLI and tests.
+//! - [`pki`]: the development PKI generator.
+//! - [`cli`]: the `portcullis` command.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod audit;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod identity;
+pub mod pki;
+pub mod proto;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod tls;
+pub mod tokens;
+
+pub use error::Error;

@@ -1,0 +1,168 @@
+//! Composes the gateway: configuration → TLS acceptor → auth layer → services → domain →
+//! store and audit log, served until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::domain::{Gateway, Settings};
+use crate::identity::Policy;
+use crate::proto::v1::advisory_service_server::AdvisoryServiceServer;
+use crate::proto::v1::vetting_service_server::VettingServiceServer;
+use crate::service::advisory::Advisories;
+use crate::service::auth::AuthLayer;
+use crate::service::vetting::Vetting;
+use crate::store::Store;
+use crate::tls::Acceptor;
+use crate::Error;
+
+/// A running gateway.
+pub struct Running {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), Error>>,
+    store: Store,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Refuses the development CA outside `--dev`.
+fn check_ca(config: &Config) -> Result<(), Error> {
+    if config.dev {
+        return Ok(());
+    }
+    for cert in crate::tls::load_certs(&config.tls.ca)? {
+        let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+            continue;
+        };
+        let is_dev = parsed
+            .subject()
+            .iter_common_name()
+            .any(|cn| cn.as_str().ok() == Some(crate::pki::DEV_CA_COMMON_NAME));
+        if is_dev {
+            return Err(Error::Config(format!(
+                "tls.ca: {} is the development CA; production mode refuses it (use --dev)",
+                config.tls.ca.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Starts a gateway: binds the listener, opens the store, starts the audit writer and serves.
+/// Returns once the gateway accepts connections.
+pub async fn start(config: Config) -> Result<Running, Error> {
+    check_ca(&config)?;
+    let tls = crate::tls::server_config(&config.tls)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
+    let store = Store::open(&config.data_dir)?;
+    let (log, writer) = AuditLog::start(
+        store.clone(),
+        config.audit.write_timeout,
+        config.audit.max_batch,
+    )?;
+    let policy = Arc::new(ArcSwap::from_pointee(Policy {
+        accredited_parties: config.accredited_parties.clone(),
+    }));
+    let settings = Arc::new(ArcSwap::from_pointee(Settings {
+        accredited_parties: config.accredited_parties.clone(),
+        matching_key_ids: config.matching_key_ids.clone(),
+    }));
+    let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Config(format!("listen: {e}")))?;
+    let acceptor = Acceptor::new(tls, config.handshake_timeout, &config.trust_domain);
+    let incoming = acceptor.incoming(listener);
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<VettingServiceServer<Vetting>>()
+        .await;
+    health_reporter
+        .set_serving::<AdvisoryServiceServer<Advisories>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Config(format!("reflection: {e}")))?;
+
+    let router = tonic::transport::Server::builder()
+        .layer(AuthLayer::new(policy, log.clone()))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(VettingServiceServer::new(Vetting::new(gateway.clone())))
+        .add_service(AdvisoryServiceServer::new(Advisories::new(gateway)));
+    drop(log);
+
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = shutdown_rx.await;
+            })
+            .await;
+        // The router (and every handle to the audit writer it held) is gone: the writer makes
+        // its last batch durable and stops.
+        if writer.await.is_err() {
+            tracing::error!("audit writer task failed");
+        }
+        served.map_err(|e| Error::Connect(format!("serving: {e}")))
+    });
+    tracing::info!(%addr, "portcullis listening");
+    Ok(Running {
+        addr,
+        shutdown: Some(shutdown_tx),
+        task,
+        store,
+    })
+}
+
+impl Running {
+    /// The address the gateway listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The gateway's store, for tests that inspect or inject faults into it.
+    #[doc(hidden)]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops accepting, finishes in-flight calls, makes the audit log durable and returns.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let result = (&mut self.task)
+            .await
+            .map_err(|e| Error::Connect(format!("server task: {e}")))?;
+        self.store.flush().await?;
+        result
+    }
+
+    /// Waits until the server stops by itself (it only does on error).
+    pub async fn wait(&mut self) -> Result<(), Error> {
+        (&mut self.task)
+            .await
+            .map_err(|e| Error::Connect(format!("server task: {e}")))?
+    }
+}

@@ -1,0 +1,143 @@
+//! `portcullis.v1.AdvisoryService` for security officials.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::{clip, fail, CallContext};
+use crate::domain::{Error, Gateway, NewAdvisory, PageRequest, Revision, Withdrawal};
+use crate::proto::v1::advisory_service_server::AdvisoryService;
+use crate::proto::v1::{
+    AdvisoryRecord, GetAdvisoryRequest, Hit, ListAdvisoriesRequest, ListAdvisoriesResponse,
+    PublishRequest, ReviseRequest, WatchHitsRequest, WithdrawRequest,
+};
+
+/// The advisory service.
+#[derive(Debug, Clone)]
+pub struct Advisories {
+    gateway: Arc<Gateway>,
+}
+
+impl Advisories {
+    /// The service over `gateway`.
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        Advisories { gateway }
+    }
+
+    async fn finish<T>(
+        &self,
+        ctx: &CallContext,
+        entry: crate::audit::AuditEntry,
+        result: Result<T, Error>,
+    ) -> Result<Response<T>, Status> {
+        ctx.mark_audited();
+        match result {
+            Ok(r) => Ok(Response::new(r)),
+            Err(e) => Err(fail(self.gateway.log(), ctx, entry, e).await),
+        }
+    }
+}
+
+/// The most tokens of a request copied into its audit entry when the request is rejected.
+const AUDITED_TOKENS: usize = 64;
+
+#[tonic::async_trait]
+impl AdvisoryService for Advisories {
+    async fn publish(
+        &self,
+        req: Request<PublishRequest>,
+    ) -> Result<Response<AdvisoryRecord>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let official = ctx.identity()?.clone();
+        let msg = req.into_inner();
+        let mut entry = ctx.draft();
+        entry.request_id = clip(&msg.request_id, 64);
+        entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
+        let result = match NewAdvisory::try_from(msg) {
+            Ok(new) => self.gateway.publish(&official, new, &entry).await,
+            Err(e) => Err(e),
+        };
+        self.finish(&ctx, entry, result).await
+    }
+
+    async fn revise(
+        &self,
+        req: Request<ReviseRequest>,
+    ) -> Result<Response<AdvisoryRecord>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let official = ctx.identity()?.clone();
+        let msg = req.into_inner();
+        let mut entry = ctx.draft();
+        entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
+        let result = match Revision::try_from(msg) {
+            Ok(rev) => self.gateway.revise(&official, rev, &entry).await,
+            Err(e) => Err(e),
+        };
+        self.finish(&ctx, entry, result).await
+    }
+
+    async fn withdraw(
+        &self,
+        req: Request<WithdrawRequest>,
+    ) -> Result<Response<AdvisoryRecord>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let official = ctx.identity()?.clone();
+        let msg = req.into_inner();
+        let mut entry = ctx.draft();
+        entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
+        let result = match Withdrawal::try_from(msg) {
+            Ok(w) => self.gateway.withdraw(&official, w, &entry).await,
+            Err(e) => Err(e),
+        };
+        self.finish(&ctx, entry, result).await
+    }
+
+    async fn get_advisory(
+        &self,
+        req: Request<GetAdvisoryRequest>,
+    ) -> Result<Response<AdvisoryRecord>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let msg = req.into_inner();
+        let mut entry = ctx.draft();
+        entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
+        let result = match crate::domain::get_request(msg) {
+            Ok(id) => self.gateway.advisory(&id, &entry).await,
+            Err(e) => Err(e),
+        };
+        self.finish(&ctx, entry, result).await
+    }
+
+    async fn list_advisories(
+        &self,
+        req: Request<ListAdvisoriesRequest>,
+    ) -> Result<Response<ListAdvisoriesResponse>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let msg = req.into_inner();
+        let entry = ctx.draft();
+        let result = match PageRequest::try_from(msg) {
+            Ok(page) => self.gateway.list(page, &entry).await,
+            Err(e) => Err(e),
+        };
+        self.finish(&ctx, entry, result).await
+    }
+
+    type WatchHitsStream = Pin<Box<dyn Stream<Item = Result<Hit, Status>> + Send>>;
+
+    async fn watch_hits(
+        &self,
+        req: Request<WatchHitsRequest>,
+    ) -> Result<Response<Self::WatchHitsStream>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let entry = ctx.draft();
+        self.finish(
+            &ctx,
+            entry,
+            Err(Error::Unimplemented(
+                "WatchHits is not served by this gateway version".into(),
+            )),
+        )
+        .await
+    }
+}

@@ -1,0 +1,125 @@
+//! The gRPC layer, and only that: the [`auth`] layer in front of every service, the tonic
+//! services ([`vetting`], [`advisory`]), and the one mapping of domain errors to gRPC codes.
+//!
+//! A handler turns its proto request into a validated domain input, calls the
+//! [`crate::domain::Gateway`], and maps the result. Successful calls are audited by the domain
+//! (atomically with their state change); failed ones here, with the code they answer.
+
+pub mod advisory;
+pub mod auth;
+pub mod codec;
+pub mod vetting;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Status};
+
+use crate::audit::{AuditEntry, AuditLog};
+use crate::domain::Error;
+use crate::identity::{Identity, PeerIdentity};
+
+/// The gRPC code of a domain error: the single place errors become codes.
+pub fn code_of(e: &Error) -> Code {
+    match e {
+        Error::InvalidArgument { .. } => Code::InvalidArgument,
+        Error::NotFound(_) => Code::NotFound,
+        Error::AlreadyExists(_) => Code::AlreadyExists,
+        Error::Aborted(_) => Code::Aborted,
+        Error::FailedPrecondition(_) => Code::FailedPrecondition,
+        Error::PermissionDenied(_) => Code::PermissionDenied,
+        Error::ResourceExhausted { .. } => Code::ResourceExhausted,
+        Error::Unimplemented(_) => Code::Unimplemented,
+        Error::Unavailable(_) => Code::Unavailable,
+        // A future variant without a mapping must still never be INTERNAL/UNKNOWN.
+        #[allow(unreachable_patterns)]
+        _ => Code::Unavailable,
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        let mut status = Status::new(code_of(&e), e.to_string());
+        if let Error::ResourceExhausted { retry_after_ms } = e {
+            if let Ok(v) = MetadataValue::try_from(retry_after_ms.to_string()) {
+                status.metadata_mut().insert("retry-after-ms", v);
+            }
+        }
+        status
+    }
+}
+
+/// What the [`auth`] layer established about a call, handed to the handler in the request's
+/// extensions.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The peer, as verified at the handshake.
+    pub peer: Arc<PeerIdentity>,
+    /// The full gRPC method path.
+    pub method: String,
+    audited: Arc<AtomicBool>,
+}
+
+impl CallContext {
+    pub(crate) fn new(peer: Arc<PeerIdentity>, method: String, audited: Arc<AtomicBool>) -> Self {
+        CallContext {
+            peer,
+            method,
+            audited,
+        }
+    }
+
+    /// The context of a request that passed the auth layer.
+    pub fn of<T>(req: &tonic::Request<T>) -> Result<CallContext, Status> {
+        req.extensions()
+            .get::<CallContext>()
+            .cloned()
+            .ok_or_else(|| Status::permission_denied("no authenticated caller"))
+    }
+
+    /// The caller's identity (the auth layer only lets well-formed identities through).
+    pub fn identity(&self) -> Result<&Identity, Status> {
+        self.peer
+            .identity
+            .as_ref()
+            .map_err(|e| Status::permission_denied(e.to_string()))
+    }
+
+    /// A fresh audit entry for this call.
+    pub fn draft(&self) -> AuditEntry {
+        crate::audit::draft(&self.peer, &self.method)
+    }
+
+    /// Tells the auth layer that the handler has dealt with auditing this call.
+    pub fn mark_audited(&self) {
+        self.audited.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Records a failed call with its code and returns the status to answer; if even the failure
+/// cannot be recorded, the answer is UNAVAILABLE.
+pub(crate) async fn fail(
+    log: &AuditLog,
+    ctx: &CallContext,
+    mut entry: AuditEntry,
+    e: Error,
+) -> Status {
+    ctx.mark_audited();
+    if let Error::Unavailable(_) = e {
+        // The log itself is what failed; there is nothing more to record.
+        return e.into();
+    }
+    entry.code = code_of(&e) as i32;
+    entry.detail = e.to_string();
+    tracing::debug!(method = %ctx.method, code = entry.code, "call refused");
+    match log.record(entry).await {
+        Ok(_) => e.into(),
+        Err(audit) => crate::domain::Error::from(audit).into(),
+    }
+}
+
+/// Keeps at most `max` characters of a client-supplied string for the audit record.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

@@ -1,0 +1,423 @@
+//! Storage on sled, behind a small typed boundary: services never touch sled, and this module
+//! knows nothing of gRPC. Replacing the engine means replacing this module only.
+//!
+//! Everything lives in one sled tree under one-byte key prefixes, so that any set of changes
+//! (an audit entry and the state change it records) is applied atomically by one
+//! [`sled::Batch`]:
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `A` | advisory id, `0x00`, version (u32 BE) | [`AdvisoryVersion`] |
+//! | `H` | advisory id | latest version (u32 BE) |
+//! | `T` | key id, `0x00`, token kind (u8), digest (32), advisory id | empty |
+//! | `I` | scope, `0x00`, request id | [`IdempotencyRecord`] |
+//! | `L` | index (u64 BE) | audit leaf: the exact bytes hashed |
+//! | `M` | `log-size` | number of audit entries (u64 BE) |
+//!
+//! Durability is explicit: [`Store::append`] applies a batch, [`Store::flush`] makes everything
+//! applied so far durable. The audit writer calls both; nothing else writes.
+
+mod records;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use prost::Message;
+
+pub use records::{AdvisoryVersion, IdempotencyRecord};
+
+const ADVISORY: u8 = b'A';
+const HEAD: u8 = b'H';
+const TOKEN: u8 = b'T';
+const IDEMPOTENCY: u8 = b'I';
+const LEAF: u8 = b'L';
+const LOG_SIZE: &[u8] = b"Mlog-size";
+
+/// Errors of the storage layer.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The engine failed (I/O, corruption, lock held by another process).
+    #[error("storage engine: {0}")]
+    Engine(#[from] sled::Error),
+    /// A stored value does not decode: the data directory is damaged.
+    #[error("corrupt record under {key}: {reason}")]
+    Corrupt {
+        /// The key, hex-encoded.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A write failed because a test injected a fault (see [`Faults`]).
+    #[error("injected write failure")]
+    Injected,
+}
+
+/// Fault injection for tests of the fail-closed path: when set, every append fails.
+#[derive(Debug, Default)]
+pub struct Faults {
+    fail_appends: AtomicBool,
+}
+
+impl Faults {
+    /// Makes every following append fail (or succeed again).
+    pub fn fail_appends(&self, fail: bool) {
+        self.fail_appends.store(fail, Ordering::SeqCst);
+    }
+}
+
+/// A set of changes applied atomically together with audit entries.
+#[derive(Debug, Default)]
+pub struct Changes {
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Changes {
+    /// No changes.
+    pub fn new() -> Self {
+        Changes::default()
+    }
+
+    /// Stores a new advisory version and makes it the latest; on the first version, also indexes
+    /// its tokens.
+    pub fn advisory_version(&mut self, v: &AdvisoryVersion) -> &mut Self {
+        self.puts
+            .push((advisory_key(&v.advisory_id, v.version), v.encode_to_vec()));
+        self.puts
+            .push((head_key(&v.advisory_id), v.version.to_be_bytes().to_vec()));
+        if v.version == 1 {
+            for token in &v.tokens {
+                let mut key = token_prefix_raw(&v.key_id, token);
+                key.extend_from_slice(v.advisory_id.as_bytes());
+                self.puts.push((key, Vec::new()));
+            }
+        }
+        self
+    }
+
+    /// Remembers the answer to `request_id` within `scope` (a party or an official unit).
+    pub fn idempotency(
+        &mut self,
+        scope: &str,
+        request_id: &str,
+        r: &IdempotencyRecord,
+    ) -> &mut Self {
+        self.puts
+            .push((idempotency_key(scope, request_id), r.encode_to_vec()));
+        self
+    }
+
+    /// Adds every change of `other`.
+    pub fn extend(&mut self, other: Changes) {
+        self.puts.extend(other.puts);
+    }
+}
+
+/// The gateway's storage.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    faults: Arc<Faults>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn advisory_key(id: &str, version: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 6);
+    k.push(ADVISORY);
+    k.extend_from_slice(id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn head_key(id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 1);
+    k.push(HEAD);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// `token` is the kind byte followed by the digest.
+fn token_prefix_raw(key_id: &str, token: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key_id.len() + 2 + token.len() + 24);
+    k.push(TOKEN);
+    k.extend_from_slice(key_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(token);
+    k
+}
+
+fn idempotency_key(scope: &str, request_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(scope.len() + request_id.len() + 2);
+    k.push(IDEMPOTENCY);
+    k.extend_from_slice(scope.as_bytes());
+    k.push(0);
+    k.extend_from_slice(request_id.as_bytes());
+    k
+}
+
+fn leaf_key(index: u64) -> [u8; 9] {
+    let mut k = [LEAF; 9];
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn decode<M: Message + Default>(key: &[u8], bytes: &[u8]) -> Result<M, StoreError> {
+    M::decode(bytes).map_err(|e| StoreError::Corrupt {
+        key: hex::encode(key),
+        reason: e.to_string(),
+    })
+}
+
+fn be_u64(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt {
+        key: hex::encode(key),
+        reason: format!("expected 8 bytes, got {}", bytes.len()),
+    })?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+fn be_u32(key: &[u8], bytes: &[u8]) -> Result<u32, StoreError> {
+    let arr: [u8; 4] = bytes.try_into().map_err(|_| StoreError::Corrupt {
+        key: hex::encode(key),
+        reason: format!("expected 4 bytes, got {}", bytes.len()),
+    })?;
+    Ok(u32::from_be_bytes(arr))
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. Fails if another process holds it.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        Ok(Store {
+            db,
+            faults: Arc::new(Faults::default()),
+        })
+    }
+
+    /// The fault injector of this store (for tests of the fail-closed path).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The latest version of an advisory.
+    pub fn latest_advisory(&self, id: &str) -> Result<Option<AdvisoryVersion>, StoreError> {
+        let hk = head_key(id);
+        let Some(head) = self.db.get(&hk)? else {
+            return Ok(None);
+        };
+        let version = be_u32(&hk, &head)?;
+        self.advisory_version(id, version)
+    }
+
+    /// One version of an advisory.
+    pub fn advisory_version(
+        &self,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<AdvisoryVersion>, StoreError> {
+        let key = advisory_key(id, version);
+        match self.db.get(&key)? {
+            Some(bytes) => decode(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` advisories (latest versions) with ids greater than `after`, in id order;
+    /// the flag says whether more follow.
+    pub fn advisories_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<AdvisoryVersion>, bool), StoreError> {
+        let start = match after {
+            // The smallest key greater than every key of `after`: append a zero byte.
+            Some(id) => {
+                let mut k = head_key(id);
+                k.push(0);
+                k
+            }
+            None => vec![HEAD],
+        };
+        let mut out = Vec::new();
+        for item in self.db.range(start..vec![HEAD + 1]) {
+            let (key, value) = item?;
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            let id = String::from_utf8_lossy(&key[1..]).into_owned();
+            let version = be_u32(&key, &value)?;
+            if let Some(v) = self.advisory_version(&id, version)? {
+                out.push(v);
+            }
+        }
+        Ok((out, false))
+    }
+
+    /// Ids of the advisories published under `key_id` with this token (`kind` byte + digest).
+    pub fn advisory_ids_for_token(
+        &self,
+        key_id: &str,
+        kind: u8,
+        digest: &[u8; 32],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut token = [0u8; 33];
+        token[0] = kind;
+        token[1..].copy_from_slice(digest);
+        let prefix = token_prefix_raw(key_id, &token);
+        let mut ids = Vec::new();
+        for item in self.db.scan_prefix(&prefix) {
+            let (key, _) = item?;
+            ids.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
+        }
+        Ok(ids)
+    }
+
+    /// The remembered answer to `request_id` within `scope`.
+    pub fn idempotency(
+        &self,
+        scope: &str,
+        request_id: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let key = idempotency_key(scope, request_id);
+        match self.db.get(&key)? {
+            Some(bytes) => decode(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The number of audit entries.
+    pub fn log_size(&self) -> Result<u64, StoreError> {
+        match self.db.get(LOG_SIZE)? {
+            Some(bytes) => be_u64(LOG_SIZE, &bytes),
+            None => Ok(0),
+        }
+    }
+
+    /// The audit leaf at `index`.
+    pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(leaf_key(index))?.map(|v| v.to_vec()))
+    }
+
+    /// The audit leaves with indexes in `[start, end)`, in order, as stored (gaps and strays
+    /// included: a verifier must see exactly what is there).
+    pub fn leaves(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
+        self.db.range(leaf_key(start)..leaf_key(end)).map(|item| {
+            let (key, value) = item?;
+            let index = be_u64(&key, &key[1..])?;
+            Ok((index, value.to_vec()))
+        })
+    }
+
+    /// Applies, atomically, audit leaves starting at `first_index` and `changes`. Not durable
+    /// until [`Store::flush`].
+    pub fn append(
+        &self,
+        first_index: u64,
+        leaves: &[Vec<u8>],
+        changes: Changes,
+    ) -> Result<(), StoreError> {
+        if self.faults.fail_appends.load(Ordering::SeqCst) {
+            return Err(StoreError::Injected);
+        }
+        let mut batch = sled::Batch::default();
+        for (i, leaf) in leaves.iter().enumerate() {
+            batch.insert(&leaf_key(first_index + i as u64)[..], leaf.as_slice());
+        }
+        let size = first_index + leaves.len() as u64;
+        batch.insert(LOG_SIZE, &size.to_be_bytes()[..]);
+        for (k, v) in changes.puts {
+            batch.insert(k, v);
+        }
+        self.db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Makes everything applied so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advisory(id: &str, version: u32) -> AdvisoryVersion {
+        let mut token = vec![1u8];
+        token.extend_from_slice(&[7u8; 32]);
+        AdvisoryVersion {
+            advisory_id: id.into(),
+            version,
+            key_id: "k".into(),
+            tokens: vec![token],
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn advisories_tokens_and_log_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut changes = Changes::new();
+        changes.advisory_version(&advisory("adv-b", 1));
+        changes.advisory_version(&advisory("adv-a", 1));
+        store
+            .append(0, &[b"one".to_vec(), b"two".to_vec()], changes)
+            .unwrap();
+        let mut changes = Changes::new();
+        changes.advisory_version(&advisory("adv-a", 2));
+        store.append(2, &[b"three".to_vec()], changes).unwrap();
+        store.flush().await.unwrap();
+
+        assert_eq!(store.log_size().unwrap(), 3);
+        assert_eq!(store.latest_advisory("adv-a").unwrap().unwrap().version, 2);
+        assert_eq!(
+            store.advisory_version("adv-a", 1).unwrap().unwrap().version,
+            1
+        );
+        assert!(store.latest_advisory("adv-c").unwrap().is_none());
+        let mut ids = store.advisory_ids_for_token("k", 1, &[7; 32]).unwrap();
+        ids.sort();
+        assert_eq!(ids, ["adv-a", "adv-b"]);
+        assert!(store
+            .advisory_ids_for_token("other", 1, &[7; 32])
+            .unwrap()
+            .is_empty());
+        let (page, more) = store.advisories_page(None, 1).unwrap();
+        assert_eq!((page[0].advisory_id.as_str(), more), ("adv-a", true));
+        let (page, more) = store.advisories_page(Some("adv-a"), 1).unwrap();
+        assert_eq!((page[0].advisory_id.as_str(), more), ("adv-b", false));
+        let leaves: Vec<_> = store.leaves(1, 3).map(Result::unwrap).collect();
+        assert_eq!(leaves, [(1, b"two".to_vec()), (2, b"three".to_vec())]);
+    }
+
+    #[test]
+    fn injected_faults_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.faults().fail_appends(true);
+        let mut changes = Changes::new();
+        changes.advisory_version(&advisory("adv-a", 1));
+        assert!(matches!(
+            store.append(0, &[b"x".to_vec()], changes),
+            Err(StoreError::Injected)
+        ));
+        assert_eq!(store.log_size().unwrap(), 0);
+        assert!(store.latest_advisory("adv-a").unwrap().is_none());
+    }
+}

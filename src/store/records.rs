@@ -1,0 +1,74 @@
+//! The stored records, encoded with protobuf (prost) for compact, forward-compatible storage.
+//! They are storage types: gRPC never sees them directly.
+
+use prost_types::Timestamp;
+
+/// One immutable version of an advisory.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AdvisoryVersion {
+    /// The advisory id, e.g. `adv-0123456789abcdef`.
+    #[prost(string, tag = "1")]
+    pub advisory_id: String,
+    /// 1 for the published version; each revision or withdrawal adds one.
+    #[prost(uint32, tag = "2")]
+    pub version: u32,
+    /// `RiskGrade` value.
+    #[prost(int32, tag = "3")]
+    pub grade: i32,
+    /// `Likelihood` value.
+    #[prost(int32, tag = "4")]
+    pub likelihood: i32,
+    /// `Handling` value.
+    #[prost(int32, tag = "5")]
+    pub handling: i32,
+    /// Released guidance for parties.
+    #[prost(string, tag = "6")]
+    pub guidance: String,
+    /// `SubjectKind` values; empty = every kind.
+    #[prost(int32, repeated, tag = "7")]
+    pub applies_to: Vec<i32>,
+    /// When this version was issued.
+    #[prost(message, optional, tag = "8")]
+    pub issued_at: Option<Timestamp>,
+    /// When the advisory stops matching.
+    #[prost(message, optional, tag = "9")]
+    pub valid_until: Option<Timestamp>,
+    /// Whether this version withdrew the advisory.
+    #[prost(bool, tag = "10")]
+    pub withdrawn: bool,
+    /// Party ids that may see it; empty = every accredited party.
+    #[prost(string, repeated, tag = "11")]
+    pub audience: Vec<String>,
+    /// The officials' own reference; never shown to parties.
+    #[prost(string, tag = "12")]
+    pub internal_reference: String,
+    /// How many tokens the advisory matches on.
+    #[prost(uint32, tag = "13")]
+    pub token_count: u32,
+    /// URI of the official who made this version.
+    #[prost(string, tag = "14")]
+    pub published_by: String,
+    /// The official unit (certificate org) that owns the advisory.
+    #[prost(string, tag = "15")]
+    pub owner_org: String,
+    /// The reason given for a withdrawal.
+    #[prost(string, tag = "16")]
+    pub withdraw_reason: String,
+    /// The matching-key epoch of the tokens.
+    #[prost(string, tag = "17")]
+    pub key_id: String,
+    /// The tokens: each one `TokenKind` byte followed by the 32-byte digest.
+    #[prost(bytes = "vec", repeated, tag = "18")]
+    pub tokens: Vec<Vec<u8>>,
+}
+
+/// The remembered answer to a request id, for idempotent repeats.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IdempotencyRecord {
+    /// SHA-256 over the request's content, to tell an identical repeat from a conflicting one.
+    #[prost(bytes = "vec", tag = "1")]
+    pub fingerprint: Vec<u8>,
+    /// The encoded answer.
+    #[prost(bytes = "vec", tag = "2")]
+    pub response: Vec<u8>,
+}

@@ -1,0 +1,157 @@
+//! Shared test harness: a real gateway on 127.0.0.1:0 with the committed development PKI and
+//! a sled store in a temporary directory, called by real mTLS gRPC clients.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use portcullis::audit::AuditEntry;
+use portcullis::client::ClientIdentity;
+use portcullis::config::Config;
+use portcullis::proto::v1::advisory_service_client::AdvisoryServiceClient;
+use portcullis::proto::v1::vetting_service_client::VettingServiceClient;
+use portcullis::proto::v1::{
+    Likelihood, MatchToken, PublishRequest, RiskGrade, SubjectKind, TokenKind, VetRequest,
+};
+use portcullis::server::Running;
+use portcullis::tokens::{IdentityFields, MatchingKey};
+use prost::Message;
+use tonic::transport::Channel;
+
+/// The committed development PKI.
+pub fn certs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("certs-dev")
+}
+
+/// `certs-dev/clients/<name>` as a client identity.
+pub fn client(name: &str) -> ClientIdentity {
+    ClientIdentity::from_prefix(&certs().join("clients").join(name))
+}
+
+/// The development configuration on a free port and `data`.
+pub fn config(data: &Path) -> Config {
+    let mut c = Config::dev(&certs());
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.data_dir = data.to_path_buf();
+    c.audit.write_timeout = Duration::from_secs(2);
+    c
+}
+
+/// A gateway and its data directory.
+pub struct TestGateway {
+    pub running: Running,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    pub async fn start() -> TestGateway {
+        let dir = tempfile::tempdir().unwrap();
+        let running = portcullis::server::start(config(dir.path())).await.unwrap();
+        TestGateway { running, dir }
+    }
+
+    pub fn server(&self) -> String {
+        format!("https://localhost:{}", self.running.addr().port())
+    }
+
+    pub async fn channel(&self, who: &str) -> Channel {
+        portcullis::client::connect(&self.server(), &certs().join("ca.crt"), &client(who))
+            .await
+            .unwrap()
+    }
+
+    pub async fn vetting(&self, who: &str) -> VettingServiceClient<Channel> {
+        VettingServiceClient::new(self.channel(who).await)
+    }
+
+    pub async fn advisories(&self, who: &str) -> AdvisoryServiceClient<Channel> {
+        AdvisoryServiceClient::new(self.channel(who).await)
+    }
+
+    /// Every audit entry so far, decoded, in index order.
+    pub fn entries(&self) -> Vec<AuditEntry> {
+        let store = self.running.store();
+        let size = store.log_size().unwrap();
+        store
+            .leaves(0, size)
+            .map(|r| AuditEntry::decode(r.unwrap().1.as_slice()).unwrap())
+            .collect()
+    }
+
+    /// The last audit entry.
+    pub fn last_entry(&self) -> AuditEntry {
+        self.entries().pop().expect("no audit entry")
+    }
+
+    /// Stops the gateway, keeping the data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.running.shutdown().await.unwrap();
+        self.dir
+    }
+
+    /// Starts a new gateway on an existing data directory.
+    pub async fn restart(dir: tempfile::TempDir) -> TestGateway {
+        let running = portcullis::server::start(config(dir.path())).await.unwrap();
+        TestGateway { running, dir }
+    }
+}
+
+/// The development matching key.
+pub fn key() -> MatchingKey {
+    MatchingKey::from_file(&certs().join("matching.key")).unwrap()
+}
+
+/// Tokens for identity fields under the development key.
+pub fn tokens(fields: IdentityFields) -> Vec<MatchToken> {
+    portcullis::tokens::derive(&key(), &fields)
+        .unwrap()
+        .into_iter()
+        .map(|t| MatchToken {
+            kind: TokenKind::from_str_name(t.kind.name()).unwrap() as i32,
+            digest: t.digest.to_vec(),
+        })
+        .collect()
+}
+
+/// A person by name and date of birth (PERSON_NAME_DOB and PERSON_NAME_YOB tokens).
+pub fn person(name: &str, dob: &str) -> Vec<MatchToken> {
+    tokens(IdentityFields {
+        name: Some(name.into()),
+        dob: Some(dob.into()),
+        ..Default::default()
+    })
+}
+
+/// A single token of `kind` with a digest made from `seed`.
+pub fn token(kind: TokenKind, seed: u8) -> MatchToken {
+    MatchToken {
+        kind: kind as i32,
+        digest: vec![seed; 32],
+    }
+}
+
+pub fn vet_request(id: &str, tokens: Vec<MatchToken>) -> VetRequest {
+    VetRequest {
+        request_id: id.into(),
+        subject_kind: SubjectKind::DonorIndividual as i32,
+        key_id: "dev-1".into(),
+        tokens,
+        case_reference: "CASE-1".into(),
+    }
+}
+
+pub fn publish_request(id: &str, tokens: Vec<MatchToken>, grade: RiskGrade) -> PublishRequest {
+    PublishRequest {
+        request_id: id.into(),
+        key_id: "dev-1".into(),
+        tokens,
+        applies_to: vec![],
+        grade: grade as i32,
+        likelihood: Likelihood::Likely as i32,
+        handling: 0,
+        guidance: "Decline the donation and consult the security liaison.".into(),
+        audience: vec![],
+        valid_until: None,
+        internal_reference: "OP-TEST".into(),
+    }
+}

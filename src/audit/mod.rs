@@ -9,15 +9,24 @@
 //!
 //! The stored leaf is the protobuf encoding of the entry, with its own `index` inside; it is
 //! never re-encoded.
+//!
+//! The log is tamper-evident (docs/audit.md): the writer stores the hash of every complete
+//! [`merkle`] subtree with the leaves, the [`signer`] signs [`checkpoint`]s of the durable tree,
+//! [`integrity`] checks the stored tree against the latest checkpoint at start-up, and [`verify`]
+//! is the auditor's independent check of a whole log.
 
 pub mod checkpoint;
+pub mod integrity;
 pub mod merkle;
+pub mod signer;
+pub mod verify;
 pub mod writer;
 
 use prost_types::Timestamp;
 
 use crate::identity::PeerIdentity;
 pub use crate::proto::v1::{Actor, AuditEntry};
+pub use signer::{Checkpointer, SignedCheckpoint};
 pub use writer::{AuditLog, Committed, Effects};
 
 /// Errors of the audit log.
@@ -30,6 +39,35 @@ pub enum AuditError {
     /// The log could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The stored log does not match its own hashes or its latest signed checkpoint; `index` is
+    /// the first entry found to be bad.
+    #[error("audit log is corrupt at index {index}: {reason}")]
+    Corrupt {
+        /// The first bad entry (or the first entry a bad node covers).
+        index: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The signing key or a stored checkpoint is unusable.
+    #[error("audit checkpoint: {0}")]
+    Checkpoint(#[from] checkpoint::NoteError),
+    /// A log, checkpoint or proof failed an auditor's verification.
+    #[error(transparent)]
+    Verify(#[from] verify::VerifyError),
+}
+
+/// The stored complete-subtree hashes, for [`merkle`]'s O(log n) computations. A node that is
+/// not stored is a corrupt store.
+impl merkle::NodeSource for crate::store::Store {
+    type Error = crate::store::StoreError;
+
+    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, Self::Error> {
+        self.tree_node(level, index)?
+            .ok_or_else(|| crate::store::StoreError::Corrupt {
+                key: format!("N/{level}/{index}"),
+                reason: "missing Merkle node".into(),
+            })
+    }
 }
 
 /// The actor of an entry, from the peer's certificate.

@@ -4,14 +4,21 @@
 //! While a flush is in progress new entries queue up, so the batch size follows the load: one
 //! flush serves every call that arrived during the previous one. Indexes are assigned here, in
 //! order, and times never decrease with the index.
+//!
+//! The writer also keeps the Merkle [`Frontier`] of the log: for every leaf it pushes
+//! `leaf_hash(leaf)` and stores each complete subtree the leaf completes, in the same atomic batch
+//! as the leaf, so the stored nodes always describe exactly the stored leaves. Once a batch is
+//! flushed the new durable size is published on a [`watch`] channel: only durable sizes are
+//! signed into checkpoints, proven, or replayed.
 
 use std::time::Duration;
 
 use prost::Message;
 use prost_types::Timestamp;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::merkle::{leaf_hash, Frontier};
 use super::{AuditEntry, AuditError};
 use crate::store::{Changes, Store};
 
@@ -40,6 +47,7 @@ struct Job {
 pub struct AuditLog {
     tx: mpsc::Sender<Job>,
     write_timeout: Duration,
+    durable: watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -52,16 +60,38 @@ impl std::fmt::Debug for AuditLog {
 const QUEUE_DEPTH: usize = 65_536;
 
 impl AuditLog {
-    /// Starts the writer over `store`. The returned task ends once every handle is dropped.
+    /// Starts the writer over `store`, rebuilding the Merkle frontier from the stored nodes
+    /// (O(log n) reads). The returned task ends once every handle is dropped.
+    ///
+    /// Fails with [`AuditError::Corrupt`] if a node of the frontier is not stored; run
+    /// [`super::integrity::check_at_startup`] first to get a precise diagnosis.
     pub fn start(
         store: Store,
         write_timeout: Duration,
         max_batch: usize,
     ) -> Result<(AuditLog, JoinHandle<()>), AuditError> {
         let next = store.log_size()?;
+        let frontier = Frontier::from_source(&store, next).map_err(|e| AuditError::Corrupt {
+            index: next,
+            reason: format!("cannot rebuild the Merkle frontier: {e}"),
+        })?;
+        let (durable_tx, durable) = watch::channel(next);
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(run(store, rx, next, max_batch.max(1)));
-        Ok((AuditLog { tx, write_timeout }, task))
+        let task = tokio::spawn(run(store, rx, frontier, durable_tx, max_batch.max(1)));
+        Ok((
+            AuditLog {
+                tx,
+                write_timeout,
+                durable,
+            },
+            task,
+        ))
+    }
+
+    /// The number of entries known to be durable (flushed), and every later change of it. The
+    /// sender is dropped when the writer stops.
+    pub fn durable(&self) -> watch::Receiver<u64> {
+        self.durable.clone()
     }
 
     /// Appends `entry` and waits until it is durable.
@@ -116,7 +146,14 @@ fn nanos(ts: &Timestamp) -> i128 {
     i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>, mut next: u64, max_batch: usize) {
+async fn run(
+    store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    mut frontier: Frontier,
+    durable: watch::Sender<u64>,
+    max_batch: usize,
+) {
+    let mut next = frontier.size();
     let mut last_at = Timestamp::default();
     let mut jobs = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
@@ -133,11 +170,17 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, mut next: u64, max_batch
         }
         let mut leaves = Vec::with_capacity(jobs.len());
         let mut changes = Changes::new();
+        // The frontier as it will be once this batch is applied; kept only if it is.
+        let mut grown = frontier.clone();
         for (i, job) in jobs.iter_mut().enumerate() {
             let index = next + i as u64;
             job.entry.index = index;
             job.entry.at = Some(at);
-            leaves.push(job.entry.encode_to_vec());
+            let leaf = job.entry.encode_to_vec();
+            for (level, node, hash) in grown.push(leaf_hash(&leaf)) {
+                changes.tree_node(level, node, &hash);
+            }
+            leaves.push(leaf);
             if let Some(effects) = job.effects.take() {
                 changes.extend(effects(index, &at));
             }
@@ -155,15 +198,19 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, mut next: u64, max_batch
                     }));
                 }
                 next += leaves.len() as u64;
+                frontier = grown;
                 last_at = at;
+                durable.send_replace(next);
             }
             Err(e) => {
                 // Nothing of this batch was applied (the batch is atomic) unless the flush
                 // itself failed; either way no caller may disclose anything.
                 tracing::error!(error = %e, batch = leaves.len(), "audit batch failed");
                 if store.log_size().map(|size| size != next).unwrap_or(true) {
-                    // The batch was applied but not made durable; its indexes are taken.
+                    // The batch was applied but not made durable; its indexes are taken. The
+                    // next successful flush makes it durable and publishes the size.
                     next += leaves.len() as u64;
+                    frontier = grown;
                 }
                 for job in jobs.drain(..) {
                     let _ = job
@@ -173,8 +220,11 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, mut next: u64, max_batch
             }
         }
     }
-    if let Err(e) = store.flush().await {
-        tracing::error!(error = %e, "final audit flush failed");
+    match store.flush().await {
+        Ok(()) => {
+            durable.send_replace(next);
+        }
+        Err(e) => tracing::error!(error = %e, "final audit flush failed"),
     }
 }
 
@@ -187,6 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let (log, task) = AuditLog::start(store.clone(), Duration::from_secs(5), 64).unwrap();
+        let durable = log.durable();
         let mut waits = Vec::new();
         for i in 0..100 {
             let log = log.clone();
@@ -205,10 +256,20 @@ mod tests {
         indexes.sort();
         assert_eq!(indexes, (0..100).collect::<Vec<_>>());
         assert_eq!(store.log_size().unwrap(), 100);
+        assert_eq!(*durable.borrow(), 100);
+        let mut hashes = Vec::new();
         for (i, leaf) in store.leaves(0, 100).map(Result::unwrap) {
             let entry = AuditEntry::decode(leaf.as_slice()).unwrap();
             assert_eq!(entry.index, i);
+            hashes.push(leaf_hash(&leaf));
         }
+        // Every complete subtree is stored, so the root needs only the frontier's nodes.
+        assert_eq!(
+            crate::audit::merkle::root_at(&store, 100).unwrap(),
+            crate::audit::merkle::root_from_leaf_hashes(&hashes)
+        );
+        assert!(store.tree_node(6, 0).unwrap().is_some());
+        assert_eq!(store.tree_node(0, 99).unwrap(), Some(hashes[99]));
 
         store.faults().fail_appends(true);
         let err = log.record(AuditEntry::default()).await.unwrap_err();
@@ -218,5 +279,19 @@ mod tests {
         assert_eq!(log.record(AuditEntry::default()).await.unwrap().index, 100);
         drop(log);
         task.await.unwrap();
+
+        // A restart rebuilds the frontier from the stored nodes and carries on.
+        let (log, task) = AuditLog::start(store.clone(), Duration::from_secs(5), 64).unwrap();
+        assert_eq!(log.record(AuditEntry::default()).await.unwrap().index, 101);
+        drop(log);
+        task.await.unwrap();
+        let hashes: Vec<_> = store
+            .leaves(0, 102)
+            .map(|r| leaf_hash(&r.unwrap().1))
+            .collect();
+        assert_eq!(
+            crate::audit::merkle::root_at(&store, 102).unwrap(),
+            crate::audit::merkle::root_from_leaf_hashes(&hashes)
+        );
     }
 }

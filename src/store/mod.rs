@@ -13,6 +13,12 @@
 //! | `I` | scope, `0x00`, request id | [`IdempotencyRecord`] |
 //! | `L` | index (u64 BE) | audit leaf: the exact bytes hashed |
 //! | `M` | `log-size` | number of audit entries (u64 BE) |
+//! | `N` | level (u8), index at that level (u64 BE) | hash of a complete Merkle subtree (32) |
+//! | `C` | `latest` | the latest signed checkpoint (signed-note text, UTF-8) |
+//!
+//! Merkle node `(level, index)` is the root of the perfect subtree over audit leaves
+//! `[index << level, (index + 1) << level)`; the writer stores each one, in the same batch as
+//! the leaf that completes it, so the tree's root and proofs need O(log n) reads.
 //!
 //! Durability is explicit: [`Store::append`] applies a batch, [`Store::flush`] makes everything
 //! applied so far durable. The audit writer calls both; nothing else writes.
@@ -32,7 +38,9 @@ const HEAD: u8 = b'H';
 const TOKEN: u8 = b'T';
 const IDEMPOTENCY: u8 = b'I';
 const LEAF: u8 = b'L';
+const NODE: u8 = b'N';
 const LOG_SIZE: &[u8] = b"Mlog-size";
+const CHECKPOINT: &[u8] = b"Clatest";
 
 /// Errors of the storage layer.
 #[non_exhaustive]
@@ -108,6 +116,13 @@ impl Changes {
         self
     }
 
+    /// Stores the hash of the complete Merkle subtree `(level, index)` (see the module docs).
+    pub fn tree_node(&mut self, level: u8, index: u64, hash: &[u8; 32]) -> &mut Self {
+        self.puts
+            .push((node_key(level, index).to_vec(), hash.to_vec()));
+        self
+    }
+
     /// Adds every change of `other`.
     pub fn extend(&mut self, other: Changes) {
         self.puts.extend(other.puts);
@@ -165,6 +180,13 @@ fn idempotency_key(scope: &str, request_id: &str) -> Vec<u8> {
 fn leaf_key(index: u64) -> [u8; 9] {
     let mut k = [LEAF; 9];
     k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn node_key(level: u8, index: u64) -> [u8; 10] {
+    let mut k = [NODE; 10];
+    k[1] = level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
@@ -322,6 +344,99 @@ impl Store {
         })
     }
 
+    /// The stored hash of the complete Merkle subtree `(level, index)`.
+    pub fn tree_node(&self, level: u8, index: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        let key = node_key(level, index);
+        match self.db.get(key)? {
+            Some(bytes) => {
+                let hash: [u8; 32] =
+                    bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                        key: hex::encode(key),
+                        reason: format!("expected 32 bytes, got {}", bytes.len()),
+                    })?;
+                Ok(Some(hash))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Whether any Merkle node is stored (a log written before nodes were kept has none).
+    pub fn has_tree_nodes(&self) -> Result<bool, StoreError> {
+        Ok(self.db.scan_prefix([NODE]).next().transpose()?.is_some())
+    }
+
+    /// The latest signed checkpoint (signed-note text), if one was ever stored.
+    pub fn checkpoint(&self) -> Result<Option<String>, StoreError> {
+        match self.db.get(CHECKPOINT)? {
+            Some(bytes) => {
+                String::from_utf8(bytes.to_vec())
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        key: hex::encode(CHECKPOINT),
+                        reason: e.to_string(),
+                    })
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `note` as the latest signed checkpoint and makes it durable. Only the audit
+    /// log's checkpointer calls this.
+    pub async fn put_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+        if self.faults.fail_appends.load(Ordering::SeqCst) {
+            return Err(StoreError::Injected);
+        }
+        self.db.insert(CHECKPOINT, note.as_bytes())?;
+        self.flush().await
+    }
+
+    /// Applies `changes` alone, atomically, and makes them durable (for one-off repairs at
+    /// start-up, before the writer runs).
+    pub fn put_changes(&self, changes: Changes) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in changes.puts {
+            batch.insert(k, v);
+        }
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Raw access to the underlying keys, for tamper tests only: reads a key.
+    #[doc(hidden)]
+    pub fn raw_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// Raw access for tamper tests only: writes (`Some`) or removes (`None`) a key, durably.
+    #[doc(hidden)]
+    pub fn raw_set(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.db.insert(key, v)?,
+            None => self.db.remove(key)?,
+        };
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The raw key of audit leaf `index` (for tamper tests).
+    #[doc(hidden)]
+    pub fn raw_leaf_key(index: u64) -> Vec<u8> {
+        leaf_key(index).to_vec()
+    }
+
+    /// The raw key of Merkle node `(level, index)` (for tamper tests).
+    #[doc(hidden)]
+    pub fn raw_node_key(level: u8, index: u64) -> Vec<u8> {
+        node_key(level, index).to_vec()
+    }
+
+    /// The raw key of the log size (for tamper tests).
+    #[doc(hidden)]
+    pub fn raw_log_size_key() -> Vec<u8> {
+        LOG_SIZE.to_vec()
+    }
+
     /// Applies, atomically, audit leaves starting at `first_index` and `changes`. Not durable
     /// until [`Store::flush`].
     pub fn append(
@@ -404,6 +519,32 @@ mod tests {
         assert_eq!((page[0].advisory_id.as_str(), more), ("adv-b", false));
         let leaves: Vec<_> = store.leaves(1, 3).map(Result::unwrap).collect();
         assert_eq!(leaves, [(1, b"two".to_vec()), (2, b"three".to_vec())]);
+    }
+
+    #[tokio::test]
+    async fn tree_nodes_and_checkpoints_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.has_tree_nodes().unwrap());
+        assert_eq!(store.checkpoint().unwrap(), None);
+        let mut changes = Changes::new();
+        changes.tree_node(0, 0, &[1; 32]).tree_node(3, 7, &[2; 32]);
+        store.append(0, &[b"x".to_vec()], changes).unwrap();
+        store.put_checkpoint("note\n").await.unwrap();
+        assert!(store.has_tree_nodes().unwrap());
+        assert_eq!(store.tree_node(0, 0).unwrap(), Some([1; 32]));
+        assert_eq!(store.tree_node(3, 7).unwrap(), Some([2; 32]));
+        assert_eq!(store.tree_node(3, 6).unwrap(), None);
+        assert_eq!(store.checkpoint().unwrap().as_deref(), Some("note\n"));
+        // Node keys sort apart from leaves: a leaf range never sees them.
+        assert_eq!(store.leaves(0, u64::MAX).count(), 1);
+        store
+            .raw_set(&Store::raw_node_key(0, 0), Some(&[9; 31]))
+            .unwrap();
+        assert!(matches!(
+            store.tree_node(0, 0),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -6,16 +6,19 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::audit::AuditLog;
+use crate::audit::checkpoint::{validate_origin, NoteSigner, NoteVerifier};
+use crate::audit::{integrity, AuditError, AuditLog, Checkpointer};
 use crate::config::Config;
 use crate::domain::{Gateway, Settings};
 use crate::identity::Policy;
 use crate::proto::v1::advisory_service_server::AdvisoryServiceServer;
+use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::vetting_service_server::VettingServiceServer;
 use crate::service::advisory::Advisories;
+use crate::service::audit::Auditing;
 use crate::service::auth::AuthLayer;
 use crate::service::vetting::Vetting;
 use crate::store::Store;
@@ -61,18 +64,40 @@ fn check_ca(config: &Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// Starts a gateway: binds the listener, opens the store, starts the audit writer and serves.
-/// Returns once the gateway accepts connections.
+/// The checkpoint signer from `audit.signing_key`, named after the origin.
+fn load_signer(config: &Config) -> Result<NoteSigner, Error> {
+    let path = &config.audit.signing_key;
+    validate_origin(&config.audit.origin).map_err(AuditError::from)?;
+    let pkcs8 = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    NoteSigner::from_pkcs8(&config.audit.origin, &pkcs8)
+        .map_err(|e| Error::Config(format!("audit.signing_key: {}: {e}", path.display())))
+}
+
+/// Starts a gateway: binds the listener, opens the store, checks the audit log against its
+/// latest checkpoint (refusing to start on a mismatch), starts the audit writer and the
+/// checkpoint signer, and serves. Returns once the gateway accepts connections.
 pub async fn start(config: Config) -> Result<Running, Error> {
     check_ca(&config)?;
     let tls = crate::tls::server_config(&config.tls)?;
+    let signer = load_signer(&config)?;
+    let verifier = NoteVerifier::parse(&signer.verifier_key()).map_err(AuditError::from)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
     let store = Store::open(&config.data_dir)?;
+    let latest = integrity::check_at_startup(&store, &verifier, &config.audit.origin)?;
     let (log, writer) = AuditLog::start(
         store.clone(),
         config.audit.write_timeout,
         config.audit.max_batch,
     )?;
+    let checkpoints = Checkpointer::new(
+        store.clone(),
+        signer,
+        config.audit.origin.clone(),
+        log.durable(),
+        latest,
+    );
+    let signing = checkpoints.spawn(config.audit.checkpoint_interval);
+    let (stopping_tx, stopping) = watch::channel(false);
     let policy = Arc::new(ArcSwap::from_pointee(Policy {
         accredited_parties: config.accredited_parties.clone(),
     }));
@@ -98,6 +123,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     health_reporter
         .set_serving::<AdvisoryServiceServer<Advisories>>()
         .await;
+    health_reporter
+        .set_serving::<AuditServiceServer<Auditing>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -109,7 +137,13 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .add_service(health)
         .add_service(reflection)
         .add_service(VettingServiceServer::new(Vetting::new(gateway.clone())))
-        .add_service(AdvisoryServiceServer::new(Advisories::new(gateway)));
+        .add_service(AdvisoryServiceServer::new(Advisories::new(gateway)))
+        .add_service(AuditServiceServer::new(Auditing::new(
+            log.clone(),
+            store.clone(),
+            checkpoints,
+            stopping,
+        )));
     drop(log);
 
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -117,12 +151,17 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         let served = router
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = shutdown_rx.await;
+                // Replay streams that follow the log end, so that draining can finish.
+                stopping_tx.send_replace(true);
             })
             .await;
         // The router (and every handle to the audit writer it held) is gone: the writer makes
-        // its last batch durable and stops.
+        // its last batch durable and stops; the signer then signs the final size.
         if writer.await.is_err() {
             tracing::error!("audit writer task failed");
+        }
+        if signing.await.is_err() {
+            tracing::error!("checkpoint signer task failed");
         }
         served.map_err(|e| Error::Connect(format!("serving: {e}")))
     });

@@ -199,11 +199,7 @@ impl LogVerifier {
 
     /// Checks the next leaf, stated to be at `index`. Returns its entry and the complete subtrees
     /// it completes (`(level, index, hash)`, as [`Frontier::push`]).
-    pub fn push(
-        &mut self,
-        index: u64,
-        leaf: &[u8],
-    ) -> Result<(AuditEntry, Nodes), VerifyError> {
+    pub fn push(&mut self, index: u64, leaf: &[u8]) -> Result<(AuditEntry, Nodes), VerifyError> {
         let expected = self.frontier.size();
         if index != expected {
             return Err(VerifyError::Gap {

@@ -1,11 +1,12 @@
 //! The gRPC layer, and only that: the [`auth`] layer in front of every service, the tonic
-//! services ([`vetting`], [`advisory`]), and the one mapping of domain errors to gRPC codes.
+//! services ([`vetting`], [`advisory`], [`audit`]), and the one mapping of domain errors to gRPC codes.
 //!
 //! A handler turns its proto request into a validated domain input, calls the
 //! [`crate::domain::Gateway`], and maps the result. Successful calls are audited by the domain
 //! (atomically with their state change); failed ones here, with the code they answer.
 
 pub mod advisory;
+pub mod audit;
 pub mod auth;
 pub mod codec;
 pub mod vetting;

@@ -1,6 +1,7 @@
 //! The `portcullis` command: one file per subcommand, each a thin layer over the library.
 
 mod advisory;
+mod audit;
 mod certs;
 mod common;
 mod serve;
@@ -42,6 +43,9 @@ enum Command {
     /// List or show advisories (official).
     #[command(subcommand)]
     Advisories(advisory::ListCommand),
+    /// Check the tamper-evident audit log: checkpoints, replay, verification, proofs (auditor).
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 /// Runs the command line of this process.
@@ -76,5 +80,6 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Revise(args) => advisory::revise(args).await,
         Command::Withdraw(args) => advisory::withdraw(args).await,
         Command::Advisories(cmd) => advisory::list(cmd).await,
+        Command::Audit(cmd) => audit::run(cmd).await,
     }
 }

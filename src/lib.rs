@@ -19,9 +19,11 @@
 //! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
 //! - [`tokens`]: canonical identity tokens, computed by clients (never by the server).
 //! - [`store`]: sled-backed advisories, token index and idempotency records.
-//! - [`audit`]: the group-commit audit log writer and its entries.
+//! - [`audit`]: the group-commit audit log writer and its entries, the Merkle tree, signed
+//!   checkpoints, the start-up integrity check and the auditor's verifier (docs/audit.md).
 //! - [`domain`]: vetting and advisory rules, independent of gRPC.
-//! - [`service`]: the tonic services and the single mapping of domain errors to gRPC codes.
+//! - [`service`]: the tonic services (vetting, advisories, audit) and the single mapping of
+//!   domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests.
 //! - [`pki`]: the development PKI generator.

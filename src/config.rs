@@ -301,6 +301,15 @@ signing_key = "/etc/portcullis/log.pk8"
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/portcullis.toml");
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.trust_domain, "gateway.example.gov");
+        assert_eq!(c.accredited_parties.len(), 2);
+        assert_eq!(c.audit.max_batch, 4096);
+    }
+
+    #[test]
     fn rejects_with_the_key_named() {
         let bad = GOOD.replace("[\"alpha\", \"beta\"]", "[\"Alpha\"]");
         let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();

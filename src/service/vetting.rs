@@ -3,13 +3,17 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{clip, fail, CallContext};
 use crate::domain::{Error, Gateway, VetQuery};
+use crate::identity::Identity;
 use crate::proto::v1::vetting_service_server::VettingService;
-use crate::proto::v1::{Notice, VetRequest, VetResponse, WatchNoticesRequest};
+use crate::proto::v1::{ItemError, Notice, VetRequest, VetResponse, WatchNoticesRequest};
 
 /// The vetting service.
 #[derive(Debug, Clone)]
@@ -27,25 +31,113 @@ impl Vetting {
 /// The most tokens of a request copied into its audit entry when the request is rejected.
 const AUDITED_TOKENS: usize = 64;
 
+/// How many VetBatch items may be in flight (read but not yet answered) at once: the bound on
+/// a batch's memory whatever the client sends. Flow control pushes back on the client beyond.
+const BATCH_WINDOW: usize = 256;
+
+/// Validates, vets and audits one request; errors are audited and returned as a status.
+async fn vet_one(
+    gateway: &Gateway,
+    ctx: &CallContext,
+    party: &Identity,
+    msg: VetRequest,
+) -> Result<VetResponse, Status> {
+    let mut entry = ctx.draft();
+    entry.request_id = clip(&msg.request_id, 64);
+    entry.subject_kind = msg.subject_kind;
+    entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
+    let result = match VetQuery::try_from(msg) {
+        Ok(q) => gateway.vet(party, q, &entry).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(r) => Ok(r),
+        Err(e) => Err(fail(gateway.log(), ctx, entry, e).await),
+    }
+}
+
+/// Reads batch items and starts each one's vetting; the bounded `pending` channel holds at
+/// most [`BATCH_WINDOW`] items in flight.
+async fn read_items(
+    gateway: Arc<Gateway>,
+    ctx: CallContext,
+    party: Identity,
+    mut inbound: Streaming<VetRequest>,
+    pending: mpsc::Sender<JoinHandle<Result<VetResponse, Status>>>,
+) {
+    loop {
+        let msg = match inbound.message().await {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return,
+            Err(status) => {
+                // The stream itself is broken (undecodable frame, reset): record it and end
+                // the batch with that status after the items already read are answered.
+                let mut entry = ctx.draft();
+                let code = match status.code() {
+                    tonic::Code::Internal | tonic::Code::Unknown => tonic::Code::InvalidArgument,
+                    c => c,
+                };
+                entry.code = code as i32;
+                entry.detail = clip(status.message(), 200);
+                let answer = match gateway.log().record(entry).await {
+                    Ok(_) => Status::new(code, status.message().to_owned()),
+                    Err(e) => Error::from(e).into(),
+                };
+                let _ = pending.send(tokio::spawn(async move { Err(answer) })).await;
+                return;
+            }
+        };
+        let request_id = msg.request_id.clone();
+        let (gateway, ctx, party) = (gateway.clone(), ctx.clone(), party.clone());
+        let task = tokio::spawn(async move {
+            vet_one(&gateway, &ctx, &party, msg)
+                .await
+                .or_else(|status| Ok(item_error(request_id, &status)))
+        });
+        if pending.send(task).await.is_err() {
+            return; // the client went away
+        }
+    }
+}
+
+/// A per-item error inside the batch: the stream goes on.
+fn item_error(request_id: String, status: &Status) -> VetResponse {
+    VetResponse {
+        request_id: clip(&request_id, 64),
+        error: Some(ItemError {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Forwards answers in request order.
+async fn answer_in_order(
+    mut pending: mpsc::Receiver<JoinHandle<Result<VetResponse, Status>>>,
+    answers: mpsc::Sender<Result<VetResponse, Status>>,
+) {
+    while let Some(task) = pending.recv().await {
+        let answer = match task.await {
+            Ok(answer) => answer,
+            Err(_) => Err(Error::Unavailable("item was not processed".into()).into()),
+        };
+        let last = answer.is_err();
+        if answers.send(answer).await.is_err() || last {
+            return;
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl VettingService for Vetting {
     async fn vet(&self, req: Request<VetRequest>) -> Result<Response<VetResponse>, Status> {
         let ctx = CallContext::of(&req)?;
         let party = ctx.identity()?.clone();
         let msg = req.into_inner();
-        let mut entry = ctx.draft();
-        entry.request_id = clip(&msg.request_id, 64);
-        entry.subject_kind = msg.subject_kind;
-        entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
-        let result = match VetQuery::try_from(msg) {
-            Ok(q) => self.gateway.vet(&party, q, &entry).await,
-            Err(e) => Err(e),
-        };
+        let result = vet_one(&self.gateway, &ctx, &party, msg).await;
         ctx.mark_audited();
-        match result {
-            Ok(r) => Ok(Response::new(r)),
-            Err(e) => Err(fail(self.gateway.log(), &ctx, entry, e).await),
-        }
+        result.map(Response::new)
     }
 
     type VetBatchStream = Pin<Box<dyn Stream<Item = Result<VetResponse, Status>> + Send>>;
@@ -55,14 +147,21 @@ impl VettingService for Vetting {
         req: Request<Streaming<VetRequest>>,
     ) -> Result<Response<Self::VetBatchStream>, Status> {
         let ctx = CallContext::of(&req)?;
-        let entry = ctx.draft();
-        Err(fail(
-            self.gateway.log(),
-            &ctx,
-            entry,
-            Error::Unimplemented("VetBatch is not served by this gateway version".into()),
-        )
-        .await)
+        let party = ctx.identity()?.clone();
+        // Each item is audited on its own (audit-log.md: one entry per message answered).
+        ctx.mark_audited();
+        let inbound = req.into_inner();
+        let (answers_tx, answers_rx) = mpsc::channel(BATCH_WINDOW);
+        let (pending_tx, pending_rx) = mpsc::channel(BATCH_WINDOW);
+        tokio::spawn(read_items(
+            self.gateway.clone(),
+            ctx,
+            party,
+            inbound,
+            pending_tx,
+        ));
+        tokio::spawn(answer_in_order(pending_rx, answers_tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(answers_rx))))
     }
 
     type WatchNoticesStream = Pin<Box<dyn Stream<Item = Result<Notice, Status>> + Send>>;

@@ -15,8 +15,24 @@ use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
 
 /// Default lifetime of an advisory without `valid_until`.
 const DEFAULT_VALIDITY_SECS: i64 = 365 * 86_400;
-/// Longest lifetime of an advisory.
-const MAX_VALIDITY_SECS: i64 = 5 * 366 * 86_400;
+/// Longest lifetime of an advisory, in calendar years.
+const MAX_VALIDITY_YEARS: i32 = 5;
+
+/// `now` plus five calendar years (29 February moves to 28 February).
+fn max_valid_until(now: &Timestamp) -> Timestamp {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(now.seconds) else {
+        return *now;
+    };
+    let year = t.year() + MAX_VALIDITY_YEARS;
+    let later = t
+        .replace_year(year)
+        .or_else(|_| (t - time::Duration::days(1)).replace_year(year))
+        .unwrap_or(t);
+    Timestamp {
+        seconds: later.unix_timestamp(),
+        nanos: now.nanos,
+    }
+}
 
 fn official_scope(unit: &str) -> String {
     format!("official/{unit}")
@@ -83,11 +99,7 @@ impl Gateway {
                 if nanos(&until) <= nanos(now) {
                     return Err(Error::invalid("valid_until", "must be in the future"));
                 }
-                let max = Timestamp {
-                    seconds: now.seconds + MAX_VALIDITY_SECS,
-                    nanos: now.nanos,
-                };
-                if nanos(&until) > nanos(&max) {
+                if nanos(&until) > nanos(&max_valid_until(now)) {
                     return Err(Error::invalid(
                         "valid_until",
                         "must be at most 5 years ahead",
@@ -333,5 +345,31 @@ impl Gateway {
             advisories: versions.iter().map(|v| official_view(v, &now)).collect(),
             next_page_token,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_calendar_years() {
+        // 2024-02-29T12:00:00Z -> 2029-02-28T12:00:00Z
+        let leap = Timestamp {
+            seconds: 1_709_208_000,
+            nanos: 0,
+        };
+        assert_eq!(
+            max_valid_until(&leap).seconds,
+            1_709_208_000 + 1826 * 86_400
+        );
+        // 2026-11-21T00:00:00Z -> 2031-11-21T00:00:00Z (two leap days between)
+        let t = Timestamp {
+            seconds: 1_795_219_200,
+            nanos: 5,
+        };
+        let m = max_valid_until(&t);
+        assert_eq!(m.seconds, 1_795_219_200 + 1826 * 86_400);
+        assert_eq!(m.nanos, 5);
     }
 }

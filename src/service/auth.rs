@@ -74,10 +74,48 @@ fn header_status(resp: &http::Response<Body>) -> (i32, String) {
         .unwrap_or(0);
     let message = headers
         .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .map(|m| super::clip(m, 200))
+        .map(|v| super::clip(&percent_decode(v.as_bytes()), 200))
         .unwrap_or_default();
     (code, message)
+}
+
+/// Decodes the percent-encoding gRPC applies to `grpc-message`.
+fn percent_decode(raw: &[u8]) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match (
+            raw[i],
+            raw.get(i + 1).copied().and_then(hex),
+            raw.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The answer to give for a call no handler audited. Handlers never answer INTERNAL, UNKNOWN
+/// or OUT_OF_RANGE; here those come from tonic rejecting what the client sent (broken gRPC
+/// framing, a missing message, an oversized one), so they become precise client errors.
+fn client_caused(code: i32, message: &str) -> Option<Status> {
+    match Code::from_i32(code) {
+        Code::Internal | Code::Unknown => Some(Status::invalid_argument(format!(
+            "request: malformed gRPC message ({message})"
+        ))),
+        Code::OutOfRange => Some(Status::resource_exhausted(format!(
+            "request: too large ({message})"
+        ))),
+        _ => None,
+    }
 }
 
 impl<S, B> tower::Service<http::Request<B>> for Auth<S>
@@ -135,13 +173,50 @@ where
                 return Ok(resp);
             }
             let (code, detail) = header_status(&resp);
+            let replacement = client_caused(code, &detail);
             let mut entry = crate::audit::draft(&peer, &method);
-            entry.code = code;
-            entry.detail = detail;
+            match &replacement {
+                Some(status) => {
+                    entry.code = status.code() as i32;
+                    entry.detail = super::clip(status.message(), 200);
+                }
+                None => {
+                    entry.code = code;
+                    entry.detail = detail;
+                }
+            }
             match log.record(entry).await {
-                Ok(_) => Ok(resp),
+                Ok(_) => Ok(replacement.map(status_response).unwrap_or(resp)),
                 Err(e) => Ok(status_response(crate::domain::Error::from(e).into())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_grpc_messages() {
+        assert_eq!(percent_decode(b"a%20b%25c"), "a b%c");
+        assert_eq!(percent_decode(b"100%"), "100%");
+        assert_eq!(percent_decode(b"%zz"), "%zz");
+        assert_eq!(percent_decode("caf%C3%A9".as_bytes()), "café");
+    }
+
+    #[test]
+    fn tonic_rejections_become_client_errors() {
+        assert_eq!(
+            client_caused(13, "x").unwrap().code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(client_caused(2, "x").unwrap().code(), Code::InvalidArgument);
+        assert_eq!(
+            client_caused(11, "x").unwrap().code(),
+            Code::ResourceExhausted
+        );
+        assert!(client_caused(12, "x").is_none());
+        assert!(client_caused(0, "").is_none());
     }
 }

@@ -79,8 +79,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let settings = Arc::new(ArcSwap::from_pointee(Settings {
         accredited_parties: config.accredited_parties.clone(),
         matching_key_ids: config.matching_key_ids.clone(),
+        retention_secs: i64::try_from(config.retention.as_secs()).unwrap_or(i64::MAX),
     }));
     let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
+    let expiries = tokio::spawn(announce_expiries(Arc::downgrade(&gateway)));
+    let closer = gateway.clone();
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -111,14 +114,21 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .add_service(VettingServiceServer::new(Vetting::new(gateway.clone())))
         .add_service(AdvisoryServiceServer::new(Advisories::new(gateway)));
     drop(log);
+    // The closer is the only strong handle outside the router: once the router is gone and
+    // the closer dropped, the expiry task's weak handle fails and every audit handle is gone.
 
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = router
-            .serve_with_incoming_shutdown(incoming, async {
+            .serve_with_incoming_shutdown(incoming, async move {
                 let _ = shutdown_rx.await;
+                // End long-lived watch streams so the graceful drain can finish.
+                closer.close();
             })
             .await;
+        if expiries.await.is_err() {
+            tracing::error!("expiry task failed");
+        }
         // The router (and every handle to the audit writer it held) is gone: the writer makes
         // its last batch durable and stops.
         if writer.await.is_err() {
@@ -133,6 +143,23 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         task,
         store,
     })
+}
+
+/// Announces advisory expiries every second until the gateway is gone.
+async fn announce_expiries(gateway: std::sync::Weak<Gateway>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(gateway) = gateway.upgrade() else {
+            return;
+        };
+        if *gateway.closing().borrow() {
+            return;
+        }
+        if let Err(e) = gateway.announce_expiries().await {
+            tracing::warn!(error = %e, "announcing expiries failed; will retry");
+        }
+    }
 }
 
 impl Running {

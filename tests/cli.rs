@@ -192,6 +192,73 @@ fn walkthrough_with_the_real_binary() {
     assert!(ok, "{err}");
     assert!(out.contains(&id) && out.contains("WITHDRAWN"), "{out}");
 
+    // Notices for alpha's earlier requests, resumable with a cursor file. Alpha vetted the
+    // subject before the publication (1 request) and twice after it: PUBLISHED for the first,
+    // REVISED and WITHDRAWN for all three.
+    let cursor = data.path().join("alpha.cursor");
+    let cursor_arg = cursor.to_str().unwrap();
+    let watch = [
+        "watch",
+        "--identity",
+        "certs-dev/clients/alpha-officer",
+        "--cursor-file",
+        cursor_arg,
+        "--idle-exit",
+        "2",
+        "--json",
+    ];
+    let (ok, out, err) = run(port, &watch);
+    assert!(ok, "{err}");
+    let kinds: Vec<String> = out
+        .lines()
+        .map(|l| json(l)["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "NOTICE_KIND_PUBLISHED")
+            .count(),
+        1
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "NOTICE_KIND_REVISED").count(),
+        3
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "NOTICE_KIND_WITHDRAWN")
+            .count(),
+        3
+    );
+    let saved = std::fs::read_to_string(&cursor).unwrap();
+    let (ok, out, _) = run(port, &watch);
+    assert!(ok);
+    assert!(
+        out.is_empty(),
+        "resuming from the cursor file repeats nothing: {out}"
+    );
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), saved);
+
+    // Hits for the official: the two vets that matched while the advisory was active.
+    let (ok, out, err) = run(
+        port,
+        &[
+            "hits",
+            "--identity",
+            "certs-dev/clients/official",
+            "--idle-exit",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let hits: Vec<_> = out.lines().map(json).collect();
+    assert_eq!(hits.len(), 2, "{out}");
+    assert!(hits
+        .iter()
+        .all(|h| h["party"] == "alpha" && h["advisory_id"] == id.as_str()));
+
     // SIGTERM: drain, flush, exit 0.
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -10,7 +10,7 @@ use super::validate::{
 use super::{nanos, official_view, token_kind_byte, Error, Gateway};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse};
+use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse, NoticeKind};
 use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
 
 /// Default lifetime of an advisory without `valid_until`.
@@ -186,8 +186,10 @@ impl Gateway {
                 .collect(),
         };
         let record = official_view(&version, &now);
+        let pending = self.notices_for(&version, None, NoticeKind::Published, &now)?;
         let mut changes = Changes::new();
         changes.advisory_version(&version);
+        changes.schedule_expiry(valid_until.seconds, &version.advisory_id, 1);
         changes.idempotency(
             &scope,
             &request_id,
@@ -199,10 +201,34 @@ impl Gateway {
         let mut entry = draft.clone();
         entry.advisory_ids = vec![id];
         entry.grade = version.grade;
-        self.log
-            .record_with(entry, Box::new(move |_, _| changes))
-            .await?;
+        self.commit_with_notices(entry, changes, pending).await?;
         Ok(record)
+    }
+
+    /// Commits `changes` and the notices they cause with the call's audit entry.
+    async fn commit_with_notices(
+        &self,
+        mut entry: AuditEntry,
+        mut changes: Changes,
+        pending: super::monitor::PendingNotices,
+    ) -> Result<(), Error> {
+        let n = pending.len();
+        if n > 0 {
+            entry.detail = format!("{n} notices");
+        }
+        self.log
+            .record_with(
+                entry,
+                Box::new(move |index, _| {
+                    pending.store(index, &mut changes);
+                    changes
+                }),
+            )
+            .await?;
+        if n > 0 {
+            self.feed_changed();
+        }
+        Ok(())
     }
 
     /// Loads the latest version for a change by `official`, checking ownership and version.
@@ -237,19 +263,30 @@ impl Gateway {
 
     async fn commit_version(
         &self,
+        previous: &AdvisoryVersion,
         next: AdvisoryVersion,
         draft: &AuditEntry,
         now: &Timestamp,
     ) -> Result<AdvisoryRecord, Error> {
         let record = official_view(&next, now);
+        let kind = if next.withdrawn {
+            NoticeKind::Withdrawn
+        } else {
+            NoticeKind::Revised
+        };
+        let pending = self.notices_for(&next, Some(previous), kind, now)?;
         let mut changes = Changes::new();
         changes.advisory_version(&next);
+        if let Some(until) = previous.valid_until {
+            changes.unschedule_expiry(until.seconds, &previous.advisory_id);
+        }
+        if let (false, Some(until)) = (next.withdrawn, next.valid_until) {
+            changes.schedule_expiry(until.seconds, &next.advisory_id, next.version);
+        }
         let mut entry = draft.clone();
         entry.advisory_ids = vec![next.advisory_id.clone()];
         entry.grade = next.grade;
-        self.log
-            .record_with(entry, Box::new(move |_, _| changes))
-            .await?;
+        self.commit_with_notices(entry, changes, pending).await?;
         Ok(record)
     }
 
@@ -281,9 +318,9 @@ impl Gateway {
                 terms.internal_reference
             },
             published_by: official.uri.clone(),
-            ..current
+            ..current.clone()
         };
-        self.commit_version(next, draft, &now).await
+        self.commit_version(&current, next, draft, &now).await
     }
 
     /// Withdraws an advisory, as version n+1; it stops matching at once.
@@ -302,9 +339,9 @@ impl Gateway {
             withdrawn: true,
             withdraw_reason: w.reason,
             published_by: official.uri.clone(),
-            ..current
+            ..current.clone()
         };
-        self.commit_version(next, draft, &now).await
+        self.commit_version(&current, next, draft, &now).await
     }
 
     /// The latest version of an advisory.

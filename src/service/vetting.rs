@@ -9,11 +9,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{clip, fail, CallContext};
+use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::domain::{Error, Gateway, VetQuery};
 use crate::identity::Identity;
 use crate::proto::v1::vetting_service_server::VettingService;
-use crate::proto::v1::{ItemError, Notice, VetRequest, VetResponse, WatchNoticesRequest};
+use crate::proto::v1::{
+    ItemError, Notice, NoticeKind, VetRequest, VetResponse, WatchNoticesRequest,
+};
 
 /// The vetting service.
 #[derive(Debug, Clone)]
@@ -171,13 +173,29 @@ impl VettingService for Vetting {
         req: Request<WatchNoticesRequest>,
     ) -> Result<Response<Self::WatchNoticesStream>, Status> {
         let ctx = CallContext::of(&req)?;
-        let entry = ctx.draft();
-        Err(fail(
-            self.gateway.log(),
-            &ctx,
-            entry,
-            Error::Unimplemented("WatchNotices is not served by this gateway version".into()),
-        )
-        .await)
+        let party = ctx.identity()?.org.clone();
+        let WatchNoticesRequest { after_cursor } = req.into_inner();
+        record_open(self.gateway.log(), &ctx, after_cursor).await?;
+        let stream = feed_stream(
+            self.gateway.clone(),
+            ctx,
+            after_cursor,
+            move |gateway, after| gateway.notices_after(&party, after),
+            |notice: &Notice, entry| {
+                let kind = NoticeKind::try_from(notice.kind)
+                    .map(|k| k.as_str_name())
+                    .unwrap_or("?");
+                entry.request_id = notice.request_id.clone();
+                entry.advisory_ids = notice
+                    .advisory
+                    .iter()
+                    .map(|a| a.advisory_id.clone())
+                    .collect();
+                entry.grade = notice.advisory.as_ref().map(|a| a.grade).unwrap_or(0);
+                entry.detail = format!("notice {} delivered: {kind}", notice.cursor);
+                notice.cursor
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 }

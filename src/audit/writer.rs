@@ -142,6 +142,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, mut next: u64, max_batch
                 changes.extend(effects(index, &at));
             }
         }
+        let started = std::time::Instant::now();
         let result = match store.append(next, &leaves, changes) {
             Ok(()) => store.flush().await,
             Err(e) => Err(e),
@@ -156,11 +157,13 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, mut next: u64, max_batch
                 }
                 next += leaves.len() as u64;
                 last_at = at;
+                crate::metrics::global().audit_batch(leaves.len(), started.elapsed(), next);
             }
             Err(e) => {
                 // Nothing of this batch was applied (the batch is atomic) unless the flush
                 // itself failed; either way no caller may disclose anything.
                 tracing::error!(error = %e, batch = leaves.len(), "audit batch failed");
+                crate::metrics::global().audit_failure();
                 if store.log_size().map(|size| size != next).unwrap_or(true) {
                     // The batch was applied but not made durable; its indexes are taken.
                     next += leaves.len() as u64;

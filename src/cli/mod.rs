@@ -6,6 +6,7 @@ mod common;
 mod serve;
 mod token;
 mod vet;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,10 @@ enum Command {
     /// List or show advisories (official).
     #[command(subcommand)]
     Advisories(advisory::ListCommand),
+    /// Stream notices about subjects this party vetted earlier (party).
+    Watch(watch::Args),
+    /// Stream hits on this unit's advisories (official).
+    Hits(watch::Args),
 }
 
 /// Runs the command line of this process.
@@ -76,5 +81,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Revise(args) => advisory::revise(args).await,
         Command::Withdraw(args) => advisory::withdraw(args).await,
         Command::Advisories(cmd) => advisory::list(cmd).await,
+        Command::Watch(args) => watch::notices(args).await,
+        Command::Hits(args) => watch::hits(args).await,
     }
 }

@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::domain::{Error, Gateway, VetQuery};
 use crate::identity::Identity;
+use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
 use crate::proto::v1::{
     ItemError, Notice, NoticeKind, VetRequest, VetResponse, WatchNoticesRequest,
@@ -21,12 +22,13 @@ use crate::proto::v1::{
 #[derive(Debug, Clone)]
 pub struct Vetting {
     gateway: Arc<Gateway>,
+    limiter: Arc<Limiter>,
 }
 
 impl Vetting {
-    /// The service over `gateway`.
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        Vetting { gateway }
+    /// The service over `gateway`; VetBatch items are charged to `limiter` one by one.
+    pub fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>) -> Self {
+        Vetting { gateway, limiter }
     }
 }
 
@@ -62,6 +64,7 @@ async fn vet_one(
 /// most [`BATCH_WINDOW`] items in flight.
 async fn read_items(
     gateway: Arc<Gateway>,
+    limiter: Arc<Limiter>,
     ctx: CallContext,
     party: Identity,
     mut inbound: Streaming<VetRequest>,
@@ -91,10 +94,18 @@ async fn read_items(
         };
         let request_id = msg.request_id.clone();
         let (gateway, ctx, party) = (gateway.clone(), ctx.clone(), party.clone());
+        let allowed = limiter.take(&ctx.peer.cert_sha256, Class::Vet, 1.0);
         let task = tokio::spawn(async move {
-            vet_one(&gateway, &ctx, &party, msg)
-                .await
-                .or_else(|status| Ok(item_error(request_id, &status)))
+            let answer = match allowed {
+                Ok(()) => vet_one(&gateway, &ctx, &party, msg).await,
+                Err(retry_after_ms) => {
+                    let mut entry = ctx.draft();
+                    entry.request_id = clip(&msg.request_id, 64);
+                    let e = Error::ResourceExhausted { retry_after_ms };
+                    Err(fail(gateway.log(), &ctx, entry, e).await)
+                }
+            };
+            answer.or_else(|status| Ok(item_error(request_id, &status)))
         });
         if pending.send(task).await.is_err() {
             return; // the client went away
@@ -157,6 +168,7 @@ impl VettingService for Vetting {
         let (pending_tx, pending_rx) = mpsc::channel(BATCH_WINDOW);
         tokio::spawn(read_items(
             self.gateway.clone(),
+            self.limiter.clone(),
             ctx,
             party,
             inbound,

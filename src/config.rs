@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::Error;
 
 /// Everything the gateway needs to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
@@ -34,6 +34,13 @@ pub struct Config {
     pub retention: Duration,
     /// The longest a TLS handshake may take.
     pub handshake_timeout: Duration,
+    /// Connections are closed after this long, so a revoked client cannot linger on an old
+    /// connection after a CRL reload.
+    pub max_connection_age: Duration,
+    /// Per-certificate rate limits.
+    pub limits: crate::limits::Limits,
+    /// Loopback address of the Prometheus metrics endpoint (None = off).
+    pub metrics_listen: Option<SocketAddr>,
     /// Whether this is the development configuration (`serve --dev`).
     pub dev: bool,
 }
@@ -79,8 +86,59 @@ struct FileConfig {
     retention_days: u32,
     #[serde(default = "default_handshake_timeout_ms")]
     handshake_timeout_ms: u64,
+    #[serde(default = "default_max_connection_age_ms")]
+    max_connection_age_ms: u64,
+    #[serde(default)]
+    metrics_listen: Option<SocketAddr>,
     tls: FileTls,
     audit: FileAudit,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileLimits {
+    vet_per_sec: f64,
+    vet_burst: f64,
+    publish_per_sec: f64,
+    publish_burst: f64,
+    audit_per_sec: f64,
+    audit_burst: f64,
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        let d = crate::limits::Limits::default();
+        FileLimits {
+            vet_per_sec: d.vet.per_sec,
+            vet_burst: d.vet.burst,
+            publish_per_sec: d.publish.per_sec,
+            publish_burst: d.publish.burst,
+            audit_per_sec: d.audit.per_sec,
+            audit_burst: d.audit.burst,
+        }
+    }
+}
+
+impl FileLimits {
+    fn limits(&self) -> Result<crate::limits::Limits, String> {
+        use crate::limits::{Limits, Rate};
+        let rate = |name: &str, per_sec: f64, burst: f64| {
+            if !(per_sec.is_finite() && per_sec > 0.0) {
+                return Err(format!("limits.{name}_per_sec: must be a positive number"));
+            }
+            if !(burst.is_finite() && burst >= 1.0) {
+                return Err(format!("limits.{name}_burst: must be at least 1"));
+            }
+            Ok(Rate { per_sec, burst })
+        };
+        Ok(Limits {
+            vet: rate("vet", self.vet_per_sec, self.vet_burst)?,
+            publish: rate("publish", self.publish_per_sec, self.publish_burst)?,
+            audit: rate("audit", self.audit_per_sec, self.audit_burst)?,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +168,9 @@ fn default_retention_days() -> u32 {
 }
 fn default_handshake_timeout_ms() -> u64 {
     10_000
+}
+fn default_max_connection_age_ms() -> u64 {
+    3_600_000
 }
 fn default_checkpoint_interval_ms() -> u64 {
     1_000
@@ -146,6 +207,9 @@ impl Config {
             },
             retention: Duration::from_secs(u64::from(default_retention_days()) * 86_400),
             handshake_timeout: Duration::from_millis(default_handshake_timeout_ms()),
+            max_connection_age: Duration::from_millis(default_max_connection_age_ms()),
+            limits: crate::limits::Limits::default(),
+            metrics_listen: None,
             dev: true,
         }
     }
@@ -178,9 +242,21 @@ impl Config {
             matching_key_ids,
             retention_days,
             handshake_timeout_ms,
+            max_connection_age_ms,
+            metrics_listen,
             tls,
             audit,
+            limits,
         } = file;
+        let limits = limits.limits()?;
+        if let Some(addr) = metrics_listen {
+            if !addr.ip().is_loopback() {
+                return Err("metrics_listen: must be a loopback address".into());
+            }
+        }
+        if max_connection_age_ms < 1_000 {
+            return Err("max_connection_age_ms: must be at least 1000".into());
+        }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         if !is_dns_label_list(&trust_domain) {
             return Err(format!(
@@ -250,6 +326,9 @@ impl Config {
             },
             retention: Duration::from_secs(u64::from(retention_days) * 86_400),
             handshake_timeout: Duration::from_millis(handshake_timeout_ms),
+            max_connection_age: Duration::from_millis(max_connection_age_ms),
+            limits,
+            metrics_listen,
             dev: false,
         })
     }
@@ -301,6 +380,15 @@ signing_key = "/etc/portcullis/log.pk8"
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/portcullis.toml");
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.trust_domain, "gateway.example.gov");
+        assert_eq!(c.accredited_parties.len(), 2);
+        assert_eq!(c.audit.max_batch, 4096);
+    }
+
+    #[test]
     fn rejects_with_the_key_named() {
         let bad = GOOD.replace("[\"alpha\", \"beta\"]", "[\"Alpha\"]");
         let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
@@ -311,6 +399,12 @@ signing_key = "/etc/portcullis/log.pk8"
         let bad = format!("{GOOD}\nsurprise = 1\n");
         let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
         assert!(e.contains("surprise"), "{e}");
+        let bad = format!("{GOOD}\n[limits]\nvet_burst = 0\n");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(e.starts_with("limits.vet_burst"), "{e}");
+        let bad = GOOD.replace("data_dir", "metrics_listen = \"10.0.0.1:9464\"\ndata_dir");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(e.starts_with("metrics_listen"), "{e}");
         let bad = GOOD.replace("[\"k-2026\"]", "[]");
         let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
         assert!(e.starts_with("matching_key_ids"), "{e}");

@@ -38,7 +38,7 @@ pub enum Error {
     #[error("connecting to the gateway: {0}")]
     Connect(String),
     /// The gateway answered a call with an error status.
-    #[error("{}: {}", .0.code(), .0.message())]
+    #[error("{}", call_text(.0))]
     Call(Box<tonic::Status>),
     /// The command line is inconsistent (clap catches the rest).
     #[error("{0}")]
@@ -59,4 +59,15 @@ impl Error {
             source,
         }
     }
+}
+
+/// `CODE: message`, with the transport cause when the call never reached the gateway.
+fn call_text(status: &tonic::Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    if let Some(source) = std::error::Error::source(status) {
+        text.push_str(" (");
+        text.push_str(&crate::client::error_chain(source));
+        text.push(')');
+    }
+    text
 }

@@ -26,6 +26,8 @@
 //!   domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests.
+//! - [`limits`]: per-certificate rate limits.
+//! - [`metrics`]: Prometheus metrics on a loopback port.
 //! - [`pki`]: the development PKI generator.
 //! - [`cli`]: the `portcullis` command.
 #![forbid(unsafe_code)]
@@ -39,6 +41,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod identity;
+pub mod limits;
+pub mod metrics;
 pub mod pki;
 pub mod proto;
 pub mod server;

@@ -14,6 +14,7 @@ use crate::audit::{integrity, AuditError, AuditLog, Checkpointer};
 use crate::config::Config;
 use crate::domain::{Gateway, Settings};
 use crate::identity::Policy;
+use crate::limits::Limiter;
 use crate::proto::v1::advisory_service_server::AdvisoryServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::vetting_service_server::VettingServiceServer;
@@ -28,6 +29,8 @@ use crate::Error;
 /// A running gateway.
 pub struct Running {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    reload: Reload,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), Error>>,
     store: Store,
@@ -38,6 +41,23 @@ impl std::fmt::Debug for Running {
         f.debug_struct("Running")
             .field("addr", &self.addr)
             .finish_non_exhaustive()
+    }
+}
+
+/// The parts of a running gateway a configuration reload replaces.
+struct Reload {
+    acceptor: Acceptor,
+    policy: Arc<ArcSwap<Policy>>,
+    settings: Arc<ArcSwap<Settings>>,
+    limiter: Arc<Limiter>,
+    fixed: Config,
+}
+
+fn settings_of(config: &Config) -> Settings {
+    Settings {
+        accredited_parties: config.accredited_parties.clone(),
+        matching_key_ids: config.matching_key_ids.clone(),
+        retention_secs: i64::try_from(config.retention.as_secs()).unwrap_or(i64::MAX),
     }
 }
 
@@ -101,11 +121,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let policy = Arc::new(ArcSwap::from_pointee(Policy {
         accredited_parties: config.accredited_parties.clone(),
     }));
-    let settings = Arc::new(ArcSwap::from_pointee(Settings {
-        accredited_parties: config.accredited_parties.clone(),
-        matching_key_ids: config.matching_key_ids.clone(),
-    }));
+    let settings = Arc::new(ArcSwap::from_pointee(settings_of(&config)));
+    let limiter = Arc::new(Limiter::new(config.limits));
+    let settings_handle = settings.clone();
     let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
+    let expiries = tokio::spawn(announce_expiries(Arc::downgrade(&gateway)));
+    let closer = gateway.clone();
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -114,7 +135,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .local_addr()
         .map_err(|e| Error::Config(format!("listen: {e}")))?;
     let acceptor = Acceptor::new(tls, config.handshake_timeout, &config.trust_domain);
-    let incoming = acceptor.incoming(listener);
+    let incoming = acceptor.clone().incoming(listener);
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(crate::metrics::bind(addr).await.map_err(Error::Config)?),
+        None => None,
+    };
+    let metrics_addr = metrics.as_ref().and_then(|l| l.local_addr().ok());
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -132,11 +158,20 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .build_v1()
         .map_err(|e| Error::Config(format!("reflection: {e}")))?;
 
+    if let Some(listener) = metrics {
+        tokio::spawn(crate::metrics::serve(listener, gateway.closing()));
+    }
+    tokio::spawn(report_health(health_reporter, gateway.closing()));
+
     let router = tonic::transport::Server::builder()
-        .layer(AuthLayer::new(policy, log.clone()))
+        .max_connection_age(config.max_connection_age)
+        .layer(AuthLayer::new(policy.clone(), log.clone(), limiter.clone()))
         .add_service(health)
         .add_service(reflection)
-        .add_service(VettingServiceServer::new(Vetting::new(gateway.clone())))
+        .add_service(VettingServiceServer::new(Vetting::new(
+            gateway.clone(),
+            limiter.clone(),
+        )))
         .add_service(AdvisoryServiceServer::new(Advisories::new(gateway)))
         .add_service(AuditServiceServer::new(Auditing::new(
             log.clone(),
@@ -145,16 +180,22 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             stopping,
         )));
     drop(log);
+    // The closer is the only strong handle outside the router: once the router is gone and
+    // the closer dropped, the expiry task's weak handle fails and every audit handle is gone.
 
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = router
-            .serve_with_incoming_shutdown(incoming, async {
+            .serve_with_incoming_shutdown(incoming, async move {
                 let _ = shutdown_rx.await;
-                // Replay streams that follow the log end, so that draining can finish.
+                // End long-lived streams (watches, followed replays) so draining can finish.
                 stopping_tx.send_replace(true);
+                closer.close();
             })
             .await;
+        if expiries.await.is_err() {
+            tracing::error!("expiry task failed");
+        }
         // The router (and every handle to the audit writer it held) is gone: the writer makes
         // its last batch durable and stops; the signer then signs the final size.
         if writer.await.is_err() {
@@ -168,16 +209,111 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     tracing::info!(%addr, "portcullis listening");
     Ok(Running {
         addr,
+        metrics_addr,
+        reload: Reload {
+            acceptor,
+            policy,
+            settings: settings_handle,
+            limiter,
+            fixed: config,
+        },
         shutdown: Some(shutdown_tx),
         task,
         store,
     })
 }
 
+/// Keeps the health service in step with the audit log: NOT_SERVING while audit entries
+/// cannot be made durable (every call would fail closed anyway).
+async fn report_health(
+    reporter: tonic_health::server::HealthReporter,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    use tonic_health::ServingStatus;
+    let mut last = None;
+    loop {
+        let writable = crate::metrics::global().audit_writable();
+        if last != Some(writable) {
+            let status = if writable {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            for name in [
+                "",
+                "portcullis.v1.VettingService",
+                "portcullis.v1.AdvisoryService",
+                "portcullis.v1.AuditService",
+            ] {
+                reporter.set_service_status(name, status).await;
+            }
+            last = Some(writable);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = closing.changed() => return,
+        }
+    }
+}
+
+/// Announces advisory expiries every second until the gateway is gone.
+async fn announce_expiries(gateway: std::sync::Weak<Gateway>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(gateway) = gateway.upgrade() else {
+            return;
+        };
+        if *gateway.closing().borrow() {
+            return;
+        }
+        if let Err(e) = gateway.announce_expiries().await {
+            tracing::warn!(error = %e, "announcing expiries failed; will retry");
+        }
+    }
+}
+
 impl Running {
     /// The address the gateway listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the metrics endpoint, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Applies a new configuration without dropping calls: the server certificate and key,
+    /// the CRL (new connections are checked against it; existing ones end within
+    /// `max_connection_age`), accredited parties, matching-key ids, retention and rate
+    /// limits. Listen address, data directory, trust domain and audit settings need a
+    /// restart; a change to them is refused. On any error nothing is replaced.
+    pub fn reload(&self, config: &Config) -> Result<(), Error> {
+        let fixed = &self.reload.fixed;
+        let restart_only = [
+            ("data_dir", fixed.data_dir != config.data_dir),
+            ("trust_domain", fixed.trust_domain != config.trust_domain),
+            ("audit", fixed.audit != config.audit),
+        ];
+        if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
+            return Err(Error::Config(format!(
+                "{key}: cannot change while running; restart the gateway"
+            )));
+        }
+        check_ca(config)?;
+        let tls = crate::tls::server_config(&config.tls)?;
+        self.reload.acceptor.replace(tls);
+        self.reload.policy.store(Arc::new(Policy {
+            accredited_parties: config.accredited_parties.clone(),
+        }));
+        self.reload.settings.store(Arc::new(settings_of(config)));
+        self.reload.limiter.replace(config.limits);
+        tracing::info!(
+            parties = config.accredited_parties.len(),
+            "configuration reloaded"
+        );
+        Ok(())
     }
 
     /// The gateway's store, for tests that inspect or inject faults into it.

@@ -185,6 +185,7 @@ async fn run(
                 changes.extend(effects(index, &at));
             }
         }
+        let started = std::time::Instant::now();
         let result = match store.append(next, &leaves, changes) {
             Ok(()) => store.flush().await,
             Err(e) => Err(e),
@@ -201,11 +202,13 @@ async fn run(
                 frontier = grown;
                 last_at = at;
                 durable.send_replace(next);
+                crate::metrics::global().audit_batch(leaves.len(), started.elapsed(), next);
             }
             Err(e) => {
                 // Nothing of this batch was applied (the batch is atomic) unless the flush
                 // itself failed; either way no caller may disclose anything.
                 tracing::error!(error = %e, batch = leaves.len(), "audit batch failed");
+                crate::metrics::global().audit_failure();
                 if store.log_size().map(|size| size != next).unwrap_or(true) {
                     // The batch was applied but not made durable; its indexes are taken. The
                     // next successful flush makes it durable and publishes the size.

@@ -36,7 +36,7 @@ impl From<Grade> for RiskGrade {
 
 /// The PHIA yardstick.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub(crate) enum Chance {
+pub(crate) enum Yardstick {
     RemoteChance,
     HighlyUnlikely,
     Unlikely,
@@ -46,16 +46,16 @@ pub(crate) enum Chance {
     AlmostCertain,
 }
 
-impl From<Chance> for Likelihood {
-    fn from(c: Chance) -> Self {
+impl From<Yardstick> for Likelihood {
+    fn from(c: Yardstick) -> Self {
         match c {
-            Chance::RemoteChance => Likelihood::RemoteChance,
-            Chance::HighlyUnlikely => Likelihood::HighlyUnlikely,
-            Chance::Unlikely => Likelihood::Unlikely,
-            Chance::RealisticPossibility => Likelihood::RealisticPossibility,
-            Chance::Likely => Likelihood::Likely,
-            Chance::HighlyLikely => Likelihood::HighlyLikely,
-            Chance::AlmostCertain => Likelihood::AlmostCertain,
+            Yardstick::RemoteChance => Likelihood::RemoteChance,
+            Yardstick::HighlyUnlikely => Likelihood::HighlyUnlikely,
+            Yardstick::Unlikely => Likelihood::Unlikely,
+            Yardstick::RealisticPossibility => Likelihood::RealisticPossibility,
+            Yardstick::Likely => Likelihood::Likely,
+            Yardstick::HighlyLikely => Likelihood::HighlyLikely,
+            Yardstick::AlmostCertain => Likelihood::AlmostCertain,
         }
     }
 }
@@ -90,7 +90,7 @@ pub(crate) struct TermArgs {
     grade: Option<Grade>,
     /// PHIA likelihood.
     #[arg(long, value_enum)]
-    likelihood: Option<Chance>,
+    likelihood: Option<Yardstick>,
     /// TLP handling [publish default: amber-strict].
     #[arg(long, value_enum)]
     handling: Option<Tlp>,

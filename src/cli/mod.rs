@@ -7,6 +7,7 @@ mod common;
 mod serve;
 mod token;
 mod vet;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,10 @@ enum Command {
     /// Check the tamper-evident audit log: checkpoints, replay, verification, proofs (auditor).
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Stream notices about subjects this party vetted earlier (party).
+    Watch(watch::Args),
+    /// Stream hits on this unit's advisories (official).
+    Hits(watch::Args),
 }
 
 /// Runs the command line of this process.
@@ -81,5 +86,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Withdraw(args) => advisory::withdraw(args).await,
         Command::Advisories(cmd) => advisory::list(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
+        Command::Watch(args) => watch::notices(args).await,
+        Command::Hits(args) => watch::hits(args).await,
     }
 }

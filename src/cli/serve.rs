@@ -29,9 +29,37 @@ pub(crate) struct Args {
     /// Data directory, overriding the configuration.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Serve Prometheus metrics on this loopback address, overriding the configuration.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// Log format.
     #[arg(long, value_enum, default_value = "human")]
     log_format: LogFormat,
+}
+
+impl Args {
+    /// The configuration these arguments describe (re-read on every reload).
+    fn config(&self) -> Result<Config, Error> {
+        let mut config = match (&self.config, self.dev) {
+            (Some(path), false) => Config::from_file(path)?,
+            (None, true) => Config::dev(&Config::dev_certs_dir()),
+            _ => {
+                return Err(Error::Usage(
+                    "serve needs --config FILE, or --dev for the development defaults".into(),
+                ))
+            }
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(data) = &self.data {
+            config.data_dir = data.clone();
+        }
+        if let Some(metrics) = self.metrics_listen {
+            config.metrics_listen = Some(metrics);
+        }
+        Ok(config)
+    }
 }
 
 pub(crate) fn init_logging(format: LogFormat) {
@@ -39,7 +67,8 @@ pub(crate) fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -48,47 +77,45 @@ pub(crate) fn init_logging(format: LogFormat) {
 
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
     init_logging(args.log_format);
-    let mut config = match (&args.config, args.dev) {
-        (Some(path), false) => Config::from_file(path)?,
-        (None, true) => Config::dev(&Config::dev_certs_dir()),
-        _ => {
-            return Err(Error::Usage(
-                "serve needs --config FILE, or --dev for the development defaults".into(),
-            ))
-        }
-    };
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(data) = args.data {
-        config.data_dir = data;
-    }
-    let running = crate::server::start(config).await?;
+    let running = crate::server::start(args.config()?).await?;
     tracing::info!(addr = %running.addr(), "ready");
-    wait_for_signal().await;
+    if let Some(metrics) = running.metrics_addr() {
+        tracing::info!(%metrics, "metrics at http://{metrics}/metrics");
+    }
+    wait_for_stop(&args, &running).await;
     tracing::info!("shutting down: draining calls and flushing the audit log");
     running.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Waits for SIGTERM or SIGINT; on SIGHUP re-reads the configuration and applies it (a bad
+/// configuration is logged and the running one kept).
 #[cfg(unix)]
-async fn wait_for_signal() {
+async fn wait_for_stop(args: &Args, running: &crate::server::Running) {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+            _ = hup.recv() => {
+                match args.config().and_then(|c| running.reload(&c)) {
+                    Ok(()) => {}
+                    Err(e) => tracing::error!(error = %e, "reload refused; keeping the running configuration"),
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
+async fn wait_for_stop(_args: &Args, _running: &crate::server::Running) {
     let _ = tokio::signal::ctrl_c().await;
 }

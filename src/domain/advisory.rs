@@ -10,13 +10,29 @@ use super::validate::{
 use super::{nanos, official_view, token_kind_byte, Error, Gateway};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse};
+use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse, NoticeKind};
 use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
 
 /// Default lifetime of an advisory without `valid_until`.
 const DEFAULT_VALIDITY_SECS: i64 = 365 * 86_400;
-/// Longest lifetime of an advisory.
-const MAX_VALIDITY_SECS: i64 = 5 * 366 * 86_400;
+/// Longest lifetime of an advisory, in calendar years.
+const MAX_VALIDITY_YEARS: i32 = 5;
+
+/// `now` plus five calendar years (29 February moves to 28 February).
+fn max_valid_until(now: &Timestamp) -> Timestamp {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(now.seconds) else {
+        return *now;
+    };
+    let year = t.year() + MAX_VALIDITY_YEARS;
+    let later = t
+        .replace_year(year)
+        .or_else(|_| (t - time::Duration::days(1)).replace_year(year))
+        .unwrap_or(t);
+    Timestamp {
+        seconds: later.unix_timestamp(),
+        nanos: now.nanos,
+    }
+}
 
 fn official_scope(unit: &str) -> String {
     format!("official/{unit}")
@@ -83,11 +99,7 @@ impl Gateway {
                 if nanos(&until) <= nanos(now) {
                     return Err(Error::invalid("valid_until", "must be in the future"));
                 }
-                let max = Timestamp {
-                    seconds: now.seconds + MAX_VALIDITY_SECS,
-                    nanos: now.nanos,
-                };
-                if nanos(&until) > nanos(&max) {
+                if nanos(&until) > nanos(&max_valid_until(now)) {
                     return Err(Error::invalid(
                         "valid_until",
                         "must be at most 5 years ahead",
@@ -174,8 +186,10 @@ impl Gateway {
                 .collect(),
         };
         let record = official_view(&version, &now);
+        let pending = self.notices_for(&version, None, NoticeKind::Published, &now)?;
         let mut changes = Changes::new();
         changes.advisory_version(&version);
+        changes.schedule_expiry(valid_until.seconds, &version.advisory_id, 1);
         changes.idempotency(
             &scope,
             &request_id,
@@ -187,10 +201,34 @@ impl Gateway {
         let mut entry = draft.clone();
         entry.advisory_ids = vec![id];
         entry.grade = version.grade;
-        self.log
-            .record_with(entry, Box::new(move |_, _| changes))
-            .await?;
+        self.commit_with_notices(entry, changes, pending).await?;
         Ok(record)
+    }
+
+    /// Commits `changes` and the notices they cause with the call's audit entry.
+    async fn commit_with_notices(
+        &self,
+        mut entry: AuditEntry,
+        mut changes: Changes,
+        pending: super::monitor::PendingNotices,
+    ) -> Result<(), Error> {
+        let n = pending.len();
+        if n > 0 {
+            entry.detail = format!("{n} notices");
+        }
+        self.log
+            .record_with(
+                entry,
+                Box::new(move |index, _| {
+                    pending.store(index, &mut changes);
+                    changes
+                }),
+            )
+            .await?;
+        if n > 0 {
+            self.feed_changed();
+        }
+        Ok(())
     }
 
     /// Loads the latest version for a change by `official`, checking ownership and version.
@@ -225,19 +263,30 @@ impl Gateway {
 
     async fn commit_version(
         &self,
+        previous: &AdvisoryVersion,
         next: AdvisoryVersion,
         draft: &AuditEntry,
         now: &Timestamp,
     ) -> Result<AdvisoryRecord, Error> {
         let record = official_view(&next, now);
+        let kind = if next.withdrawn {
+            NoticeKind::Withdrawn
+        } else {
+            NoticeKind::Revised
+        };
+        let pending = self.notices_for(&next, Some(previous), kind, now)?;
         let mut changes = Changes::new();
         changes.advisory_version(&next);
+        if let Some(until) = previous.valid_until {
+            changes.unschedule_expiry(until.seconds, &previous.advisory_id);
+        }
+        if let (false, Some(until)) = (next.withdrawn, next.valid_until) {
+            changes.schedule_expiry(until.seconds, &next.advisory_id, next.version);
+        }
         let mut entry = draft.clone();
         entry.advisory_ids = vec![next.advisory_id.clone()];
         entry.grade = next.grade;
-        self.log
-            .record_with(entry, Box::new(move |_, _| changes))
-            .await?;
+        self.commit_with_notices(entry, changes, pending).await?;
         Ok(record)
     }
 
@@ -269,9 +318,9 @@ impl Gateway {
                 terms.internal_reference
             },
             published_by: official.uri.clone(),
-            ..current
+            ..current.clone()
         };
-        self.commit_version(next, draft, &now).await
+        self.commit_version(&current, next, draft, &now).await
     }
 
     /// Withdraws an advisory, as version n+1; it stops matching at once.
@@ -290,9 +339,9 @@ impl Gateway {
             withdrawn: true,
             withdraw_reason: w.reason,
             published_by: official.uri.clone(),
-            ..current
+            ..current.clone()
         };
-        self.commit_version(next, draft, &now).await
+        self.commit_version(&current, next, draft, &now).await
     }
 
     /// The latest version of an advisory.
@@ -333,5 +382,31 @@ impl Gateway {
             advisories: versions.iter().map(|v| official_view(v, &now)).collect(),
             next_page_token,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_calendar_years() {
+        // 2024-02-29T12:00:00Z -> 2029-02-28T12:00:00Z
+        let leap = Timestamp {
+            seconds: 1_709_208_000,
+            nanos: 0,
+        };
+        assert_eq!(
+            max_valid_until(&leap).seconds,
+            1_709_208_000 + 1826 * 86_400
+        );
+        // 2026-11-21T00:00:00Z -> 2031-11-21T00:00:00Z (two leap days between)
+        let t = Timestamp {
+            seconds: 1_795_219_200,
+            nanos: 5,
+        };
+        let m = max_valid_until(&t);
+        assert_eq!(m.seconds, 1_795_219_200 + 1826 * 86_400);
+        assert_eq!(m.nanos, 5);
     }
 }

@@ -7,6 +7,7 @@
 //! their state change; the gRPC layer records failures.
 
 mod advisory;
+mod monitor;
 mod validate;
 mod vetting;
 
@@ -22,6 +23,7 @@ use crate::proto::v1::{
 };
 use crate::store::{AdvisoryVersion, Store, StoreError};
 
+pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub(crate) use validate::get_request;
 pub use validate::{
     is_key_id, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Token, VetQuery, Withdrawal,
@@ -103,6 +105,8 @@ pub struct Settings {
     pub accredited_parties: BTreeSet<String>,
     /// Matching-key epochs requests may name.
     pub matching_key_ids: BTreeSet<String>,
+    /// How long a vetting request is watched for notices, in seconds.
+    pub retention_secs: i64,
 }
 
 /// The gateway's rules over its store and audit log.
@@ -114,6 +118,10 @@ pub struct Gateway {
     vet_locks: Vec<tokio::sync::Mutex<()>>,
     /// Serialises advisory changes (rare, official-driven) so versions cannot race.
     advisory_lock: tokio::sync::Mutex<()>,
+    /// Bumped after every commit that adds notices or hits; watch streams wait on it.
+    feed: tokio::sync::watch::Sender<u64>,
+    /// Set when the gateway shuts down, so long-lived streams end.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -135,7 +143,28 @@ impl Gateway {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             advisory_lock: tokio::sync::Mutex::new(()),
+            feed: tokio::sync::watch::Sender::new(0),
+            closing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Tells long-lived streams to end: the gateway is shutting down.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// A receiver that changes when the gateway starts shutting down.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// A receiver that changes whenever notices or hits are added.
+    pub fn feed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
+
+    fn feed_changed(&self) {
+        self.feed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The audit log the rules record to.
@@ -198,6 +227,18 @@ fn rank(grade: i32) -> i32 {
 
 fn subject_kind_i32(k: SubjectKind) -> i32 {
     k as i32
+}
+
+/// Whether `party` vetting a subject of `subject_kind` may see version `v` (state aside).
+fn visible_to(v: &AdvisoryVersion, party: &str, subject_kind: i32) -> bool {
+    (v.audience.is_empty() || v.audience.iter().any(|p| p == party))
+        && (v.applies_to.is_empty() || v.applies_to.contains(&subject_kind))
+}
+
+/// The cursor of the `i`-th notice or hit produced by the change recorded at audit `index`:
+/// cursors grow with commit order, so a reader resuming after a cursor misses nothing.
+fn cursor(index: u64, i: usize) -> u64 {
+    (index << 24) | (i as u64 & 0xFF_FFFF)
 }
 
 fn token_kind_byte(k: TokenKind) -> u8 {

@@ -572,9 +572,11 @@ mod tests {
         assert_eq!(q.tokens.len(), 1);
     }
 
+    type Mutation = Box<dyn Fn(&mut VetRequest)>;
+
     #[test]
     fn names_the_offending_field() {
-        let cases: Vec<(Box<dyn Fn(&mut VetRequest)>, &str)> = vec![
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|r| r.request_id.clear()), "request_id"),
             (Box::new(|r| r.request_id = "a b".into()), "request_id"),
             (Box::new(|r| r.request_id = "x".repeat(65)), "request_id"),

@@ -6,13 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use prost::Message;
 use prost_types::Timestamp;
 
-use super::{party_view, rank, state_at, subject_kind_i32, token_kind_byte, Error, Gateway};
+use super::{
+    cursor, party_view, rank, state_at, subject_kind_i32, token_kind_byte, visible_to, Error,
+    Gateway,
+};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
 use crate::proto::v1::{
     AdvisoryMatch, AdvisoryState, MatchStrength, RiskGrade, TokenKind, VetResponse,
 };
-use crate::store::{Changes, IdempotencyRecord};
+use crate::store::{Changes, IdempotencyRecord, WatchRecord};
 
 use super::validate::VetQuery;
 
@@ -87,7 +90,9 @@ impl Gateway {
         }
 
         let now = crate::audit::now();
-        let (grade, matches) = self.matches(&party.org, &q, &now)?;
+        let (grade, matched) = self.matches(&party.org, &q, &now)?;
+        let owners: Vec<String> = matched.iter().map(|(_, owner)| owner.clone()).collect();
+        let matches: Vec<AdvisoryMatch> = matched.into_iter().map(|(m, _)| m).collect();
         let mut entry = draft.clone();
         entry.grade = grade as i32;
         entry.advisory_ids = matches
@@ -104,11 +109,49 @@ impl Gateway {
         };
         let remembered = response.clone();
         let request_id = q.request_id.clone();
+        let party_id = party.org.clone();
+        let subject_kind = subject_kind_i32(q.subject_kind);
+        let key_id = q.key_id.clone();
+        let tokens: Vec<[u8; 33]> = q
+            .tokens
+            .iter()
+            .map(|t| {
+                let mut b = [0u8; 33];
+                b[0] = token_kind_byte(t.kind);
+                b[1..].copy_from_slice(&t.digest);
+                b
+            })
+            .collect();
+        let any_hit = !owners.is_empty();
         let committed = self
             .log
             .record_with(
                 entry,
                 Box::new(move |index, at| {
+                    let mut changes = Changes::new();
+                    // Remember the request so later changes to matching advisories notify
+                    // the party, and tell each matched advisory's unit about the hit.
+                    let watch = WatchRecord {
+                        subject_kind,
+                        vetted_at: at.seconds,
+                    };
+                    for t in &tokens {
+                        changes.watch(&key_id, t, &party_id, &request_id, &watch);
+                    }
+                    for (i, (m, owner)) in remembered.matches.iter().zip(&owners).enumerate() {
+                        let Some(a) = &m.advisory else { continue };
+                        let h = super::monitor::hit(
+                            cursor(index, i),
+                            &a.advisory_id,
+                            a.version,
+                            &party_id,
+                            subject_kind,
+                            m.matched_on.clone(),
+                            *at,
+                            index,
+                        );
+                        changes.hit(owner, h.cursor, h.encode_to_vec());
+                    }
                     let mut r = remembered;
                     r.audit_index = index;
                     r.decided_at = Some(*at);
@@ -116,12 +159,14 @@ impl Gateway {
                         fingerprint,
                         response: r.encode_to_vec(),
                     };
-                    let mut changes = Changes::new();
                     changes.idempotency(&scope, &request_id, &record);
                     changes
                 }),
             )
             .await?;
+        if any_hit {
+            self.feed_changed();
+        }
         response.audit_index = committed.index;
         response.decided_at = Some(committed.at);
         Ok(response)
@@ -161,7 +206,7 @@ impl Gateway {
         party: &str,
         q: &VetQuery,
         now: &Timestamp,
-    ) -> Result<(RiskGrade, Vec<AdvisoryMatch>), Error> {
+    ) -> Result<(RiskGrade, Vec<(AdvisoryMatch, String)>), Error> {
         let mut found: BTreeMap<String, BTreeSet<TokenKind>> = BTreeMap::new();
         for t in &q.tokens {
             for id in
@@ -177,19 +222,19 @@ impl Gateway {
             let Some(v) = self.store.latest_advisory(&id)? else {
                 continue;
             };
-            let visible = state_at(&v, now) == AdvisoryState::Active
-                && (v.audience.is_empty() || v.audience.iter().any(|p| p == party))
-                && (v.applies_to.is_empty() || v.applies_to.contains(&kind));
-            if !visible {
+            if state_at(&v, now) != AdvisoryState::Active || !visible_to(&v, party, kind) {
                 continue;
             }
-            matches.push(AdvisoryMatch {
-                advisory: Some(party_view(&v, now)),
-                matched_on: kinds.iter().map(|k| *k as i32).collect(),
-                strength: strength(&kinds) as i32,
-            });
+            matches.push((
+                AdvisoryMatch {
+                    advisory: Some(party_view(&v, now)),
+                    matched_on: kinds.iter().map(|k| *k as i32).collect(),
+                    strength: strength(&kinds) as i32,
+                },
+                v.owner_org,
+            ));
         }
-        matches.sort_by(|a, b| {
+        matches.sort_by(|(a, _), (b, _)| {
             let key = |m: &AdvisoryMatch| {
                 m.advisory
                     .as_ref()
@@ -202,7 +247,7 @@ impl Gateway {
         });
         let grade = matches
             .first()
-            .and_then(|m| m.advisory.as_ref())
+            .and_then(|(m, _)| m.advisory.as_ref())
             .and_then(|a| RiskGrade::try_from(a.grade).ok())
             .unwrap_or(RiskGrade::NoTrace);
         Ok((grade, matches))

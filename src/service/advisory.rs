@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{clip, fail, CallContext};
+use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::domain::{Error, Gateway, NewAdvisory, PageRequest, Revision, Withdrawal};
 use crate::proto::v1::advisory_service_server::AdvisoryService;
 use crate::proto::v1::{
@@ -130,14 +130,24 @@ impl AdvisoryService for Advisories {
         req: Request<WatchHitsRequest>,
     ) -> Result<Response<Self::WatchHitsStream>, Status> {
         let ctx = CallContext::of(&req)?;
-        let entry = ctx.draft();
-        self.finish(
-            &ctx,
-            entry,
-            Err(Error::Unimplemented(
-                "WatchHits is not served by this gateway version".into(),
-            )),
-        )
-        .await
+        let unit = ctx.identity()?.org.clone();
+        let WatchHitsRequest { after_cursor } = req.into_inner();
+        record_open(self.gateway.log(), &ctx, after_cursor).await?;
+        let stream = feed_stream(
+            self.gateway.clone(),
+            ctx,
+            after_cursor,
+            move |gateway, after| gateway.hits_after(&unit, after),
+            |hit: &Hit, entry| {
+                entry.advisory_ids = vec![hit.advisory_id.clone()];
+                entry.subject_kind = hit.subject_kind;
+                entry.detail = format!(
+                    "hit {} delivered: party {} at audit index {}",
+                    hit.cursor, hit.party, hit.audit_index
+                );
+                hit.cursor
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 }

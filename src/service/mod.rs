@@ -120,6 +120,85 @@ pub(crate) async fn fail(
     }
 }
 
+/// How many watched items may wait to be sent to a slow client.
+const FEED_BUFFER: usize = 16;
+
+/// Streams a feed (notices or hits) after `after`: each item is audited before it is sent,
+/// then the stream waits for new items. Memory stays bounded (a small buffer; the client's
+/// flow control pushes back). Ends when the client goes away or the gateway shuts down.
+pub(crate) fn feed_stream<T, R, D>(
+    gateway: Arc<crate::domain::Gateway>,
+    ctx: CallContext,
+    mut after: u64,
+    read: R,
+    describe: D,
+) -> tokio_stream::wrappers::ReceiverStream<Result<T, Status>>
+where
+    T: Send + 'static,
+    R: Fn(&crate::domain::Gateway, u64) -> Result<Vec<T>, Error> + Send + 'static,
+    D: Fn(&T, &mut AuditEntry) -> u64 + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(FEED_BUFFER);
+    tokio::spawn(async move {
+        let mut feed = gateway.feed();
+        let mut closing = gateway.closing();
+        loop {
+            if *closing.borrow_and_update() {
+                let _ = tx
+                    .send(Err(Status::unavailable(
+                        "gateway shutting down; resume from your last cursor",
+                    )))
+                    .await;
+                return;
+            }
+            feed.borrow_and_update();
+            let items = match read(&gateway, after) {
+                Ok(items) => items,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            if items.is_empty() {
+                tokio::select! {
+                    _ = feed.changed() => {}
+                    _ = closing.changed() => {}
+                    _ = tx.closed() => return,
+                }
+                continue;
+            }
+            for item in items {
+                let mut entry = ctx.draft();
+                let cursor = describe(&item, &mut entry);
+                if let Err(e) = gateway.log().record(entry).await {
+                    let _ = tx.send(Err(Error::from(e).into())).await;
+                    return;
+                }
+                if tx.send(Ok(item)).await.is_err() {
+                    return;
+                }
+                after = cursor;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// Records the opening of a watch stream.
+pub(crate) async fn record_open(
+    log: &AuditLog,
+    ctx: &CallContext,
+    after: u64,
+) -> Result<(), Status> {
+    ctx.mark_audited();
+    let mut entry = ctx.draft();
+    entry.detail = format!("watch opened after cursor {after}");
+    log.record(entry)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::from(e).into())
+}
+
 /// Keeps at most `max` characters of a client-supplied string for the audit record.
 pub(crate) fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()

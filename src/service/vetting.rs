@@ -3,29 +3,144 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{clip, fail, CallContext};
+use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::domain::{Error, Gateway, VetQuery};
+use crate::identity::Identity;
+use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
-use crate::proto::v1::{Notice, VetRequest, VetResponse, WatchNoticesRequest};
+use crate::proto::v1::{
+    ItemError, Notice, NoticeKind, VetRequest, VetResponse, WatchNoticesRequest,
+};
 
 /// The vetting service.
 #[derive(Debug, Clone)]
 pub struct Vetting {
     gateway: Arc<Gateway>,
+    limiter: Arc<Limiter>,
 }
 
 impl Vetting {
-    /// The service over `gateway`.
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        Vetting { gateway }
+    /// The service over `gateway`; VetBatch items are charged to `limiter` one by one.
+    pub fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>) -> Self {
+        Vetting { gateway, limiter }
     }
 }
 
 /// The most tokens of a request copied into its audit entry when the request is rejected.
 const AUDITED_TOKENS: usize = 64;
+
+/// How many VetBatch items may be in flight (read but not yet answered) at once: the bound on
+/// a batch's memory whatever the client sends. Flow control pushes back on the client beyond.
+const BATCH_WINDOW: usize = 256;
+
+/// Validates, vets and audits one request; errors are audited and returned as a status.
+async fn vet_one(
+    gateway: &Gateway,
+    ctx: &CallContext,
+    party: &Identity,
+    msg: VetRequest,
+) -> Result<VetResponse, Status> {
+    let mut entry = ctx.draft();
+    entry.request_id = clip(&msg.request_id, 64);
+    entry.subject_kind = msg.subject_kind;
+    entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
+    let result = match VetQuery::try_from(msg) {
+        Ok(q) => gateway.vet(party, q, &entry).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(r) => Ok(r),
+        Err(e) => Err(fail(gateway.log(), ctx, entry, e).await),
+    }
+}
+
+/// Reads batch items and starts each one's vetting; the bounded `pending` channel holds at
+/// most [`BATCH_WINDOW`] items in flight.
+async fn read_items(
+    gateway: Arc<Gateway>,
+    limiter: Arc<Limiter>,
+    ctx: CallContext,
+    party: Identity,
+    mut inbound: Streaming<VetRequest>,
+    pending: mpsc::Sender<JoinHandle<Result<VetResponse, Status>>>,
+) {
+    loop {
+        let msg = match inbound.message().await {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return,
+            Err(status) => {
+                // The stream itself is broken (undecodable frame, reset): record it and end
+                // the batch with that status after the items already read are answered.
+                let mut entry = ctx.draft();
+                let code = match status.code() {
+                    tonic::Code::Internal | tonic::Code::Unknown => tonic::Code::InvalidArgument,
+                    c => c,
+                };
+                entry.code = code as i32;
+                entry.detail = clip(status.message(), 200);
+                let answer = match gateway.log().record(entry).await {
+                    Ok(_) => Status::new(code, status.message().to_owned()),
+                    Err(e) => Error::from(e).into(),
+                };
+                let _ = pending.send(tokio::spawn(async move { Err(answer) })).await;
+                return;
+            }
+        };
+        let request_id = msg.request_id.clone();
+        let (gateway, ctx, party) = (gateway.clone(), ctx.clone(), party.clone());
+        let allowed = limiter.take(&ctx.peer.cert_sha256, Class::Vet, 1.0);
+        let task = tokio::spawn(async move {
+            let answer = match allowed {
+                Ok(()) => vet_one(&gateway, &ctx, &party, msg).await,
+                Err(retry_after_ms) => {
+                    let mut entry = ctx.draft();
+                    entry.request_id = clip(&msg.request_id, 64);
+                    let e = Error::ResourceExhausted { retry_after_ms };
+                    Err(fail(gateway.log(), &ctx, entry, e).await)
+                }
+            };
+            answer.or_else(|status| Ok(item_error(request_id, &status)))
+        });
+        if pending.send(task).await.is_err() {
+            return; // the client went away
+        }
+    }
+}
+
+/// A per-item error inside the batch: the stream goes on.
+fn item_error(request_id: String, status: &Status) -> VetResponse {
+    VetResponse {
+        request_id: clip(&request_id, 64),
+        error: Some(ItemError {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Forwards answers in request order.
+async fn answer_in_order(
+    mut pending: mpsc::Receiver<JoinHandle<Result<VetResponse, Status>>>,
+    answers: mpsc::Sender<Result<VetResponse, Status>>,
+) {
+    while let Some(task) = pending.recv().await {
+        let answer = match task.await {
+            Ok(answer) => answer,
+            Err(_) => Err(Error::Unavailable("item was not processed".into()).into()),
+        };
+        let last = answer.is_err();
+        if answers.send(answer).await.is_err() || last {
+            return;
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl VettingService for Vetting {
@@ -33,19 +148,9 @@ impl VettingService for Vetting {
         let ctx = CallContext::of(&req)?;
         let party = ctx.identity()?.clone();
         let msg = req.into_inner();
-        let mut entry = ctx.draft();
-        entry.request_id = clip(&msg.request_id, 64);
-        entry.subject_kind = msg.subject_kind;
-        entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
-        let result = match VetQuery::try_from(msg) {
-            Ok(q) => self.gateway.vet(&party, q, &entry).await,
-            Err(e) => Err(e),
-        };
+        let result = vet_one(&self.gateway, &ctx, &party, msg).await;
         ctx.mark_audited();
-        match result {
-            Ok(r) => Ok(Response::new(r)),
-            Err(e) => Err(fail(self.gateway.log(), &ctx, entry, e).await),
-        }
+        result.map(Response::new)
     }
 
     type VetBatchStream = Pin<Box<dyn Stream<Item = Result<VetResponse, Status>> + Send>>;
@@ -55,14 +160,22 @@ impl VettingService for Vetting {
         req: Request<Streaming<VetRequest>>,
     ) -> Result<Response<Self::VetBatchStream>, Status> {
         let ctx = CallContext::of(&req)?;
-        let entry = ctx.draft();
-        Err(fail(
-            self.gateway.log(),
-            &ctx,
-            entry,
-            Error::Unimplemented("VetBatch is not served by this gateway version".into()),
-        )
-        .await)
+        let party = ctx.identity()?.clone();
+        // Each item is audited on its own (audit-log.md: one entry per message answered).
+        ctx.mark_audited();
+        let inbound = req.into_inner();
+        let (answers_tx, answers_rx) = mpsc::channel(BATCH_WINDOW);
+        let (pending_tx, pending_rx) = mpsc::channel(BATCH_WINDOW);
+        tokio::spawn(read_items(
+            self.gateway.clone(),
+            self.limiter.clone(),
+            ctx,
+            party,
+            inbound,
+            pending_tx,
+        ));
+        tokio::spawn(answer_in_order(pending_rx, answers_tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(answers_rx))))
     }
 
     type WatchNoticesStream = Pin<Box<dyn Stream<Item = Result<Notice, Status>> + Send>>;
@@ -72,13 +185,29 @@ impl VettingService for Vetting {
         req: Request<WatchNoticesRequest>,
     ) -> Result<Response<Self::WatchNoticesStream>, Status> {
         let ctx = CallContext::of(&req)?;
-        let entry = ctx.draft();
-        Err(fail(
-            self.gateway.log(),
-            &ctx,
-            entry,
-            Error::Unimplemented("WatchNotices is not served by this gateway version".into()),
-        )
-        .await)
+        let party = ctx.identity()?.org.clone();
+        let WatchNoticesRequest { after_cursor } = req.into_inner();
+        record_open(self.gateway.log(), &ctx, after_cursor).await?;
+        let stream = feed_stream(
+            self.gateway.clone(),
+            ctx,
+            after_cursor,
+            move |gateway, after| gateway.notices_after(&party, after),
+            |notice: &Notice, entry| {
+                let kind = NoticeKind::try_from(notice.kind)
+                    .map(|k| k.as_str_name())
+                    .unwrap_or("?");
+                entry.request_id = notice.request_id.clone();
+                entry.advisory_ids = notice
+                    .advisory
+                    .iter()
+                    .map(|a| a.advisory_id.clone())
+                    .collect();
+                entry.grade = notice.advisory.as_ref().map(|a| a.grade).unwrap_or(0);
+                entry.detail = format!("notice {} delivered: {kind}", notice.cursor);
+                notice.cursor
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -11,6 +11,10 @@
 //! | `H` | advisory id | latest version (u32 BE) |
 //! | `T` | key id, `0x00`, token kind (u8), digest (32), advisory id | empty |
 //! | `I` | scope, `0x00`, request id | [`IdempotencyRecord`] |
+//! | `W` | key id, `0x00`, token kind (u8), digest (32), party, `0x00`, request id | [`WatchRecord`] |
+//! | `P` | party, `0x00`, cursor (u64 BE) | a notice for the party (encoded by the domain) |
+//! | `U` | official unit, `0x00`, cursor (u64 BE) | a hit for the unit (encoded by the domain) |
+//! | `E` | valid_until seconds (u64 BE), advisory id | version whose expiry is still to be announced |
 //! | `L` | index (u64 BE) | audit leaf: the exact bytes hashed |
 //! | `M` | `log-size` | number of audit entries (u64 BE) |
 //! | `N` | level (u8), index at that level (u64 BE) | hash of a complete Merkle subtree (32) |
@@ -31,7 +35,7 @@ use std::sync::Arc;
 
 use prost::Message;
 
-pub use records::{AdvisoryVersion, IdempotencyRecord};
+pub use records::{AdvisoryVersion, IdempotencyRecord, WatchRecord};
 
 const ADVISORY: u8 = b'A';
 const HEAD: u8 = b'H';
@@ -39,6 +43,10 @@ const TOKEN: u8 = b'T';
 const IDEMPOTENCY: u8 = b'I';
 const LEAF: u8 = b'L';
 const NODE: u8 = b'N';
+const WATCH: u8 = b'W';
+const PARTY_NOTICE: u8 = b'P';
+const UNIT_HIT: u8 = b'U';
+const EXPIRY: u8 = b'E';
 const LOG_SIZE: &[u8] = b"Mlog-size";
 const CHECKPOINT: &[u8] = b"Clatest";
 
@@ -79,6 +87,7 @@ impl Faults {
 #[derive(Debug, Default)]
 pub struct Changes {
     puts: Vec<(Vec<u8>, Vec<u8>)>,
+    removes: Vec<Vec<u8>>,
 }
 
 impl Changes {
@@ -123,9 +132,52 @@ impl Changes {
         self
     }
 
+    /// Remembers that `party` vetted a subject with this token (`kind` byte + digest).
+    pub fn watch(
+        &mut self,
+        key_id: &str,
+        token: &[u8],
+        party: &str,
+        request_id: &str,
+        w: &WatchRecord,
+    ) -> &mut Self {
+        self.puts.push((
+            watch_key(key_id, token, party, request_id),
+            w.encode_to_vec(),
+        ));
+        self
+    }
+
+    /// Stores an encoded notice for `party` under `cursor`.
+    pub fn notice(&mut self, party: &str, cursor: u64, notice: Vec<u8>) -> &mut Self {
+        self.puts
+            .push((feed_key(PARTY_NOTICE, party, cursor), notice));
+        self
+    }
+
+    /// Stores an encoded hit for the official `unit` under `cursor`.
+    pub fn hit(&mut self, unit: &str, cursor: u64, hit: Vec<u8>) -> &mut Self {
+        self.puts.push((feed_key(UNIT_HIT, unit, cursor), hit));
+        self
+    }
+
+    /// Schedules the expiry announcement of `version` of `id` at `valid_until` seconds.
+    pub fn schedule_expiry(&mut self, valid_until: i64, id: &str, version: u32) -> &mut Self {
+        self.puts
+            .push((expiry_key(valid_until, id), version.to_be_bytes().to_vec()));
+        self
+    }
+
+    /// Removes a scheduled expiry (announced, or superseded by a new version).
+    pub fn unschedule_expiry(&mut self, valid_until: i64, id: &str) -> &mut Self {
+        self.removes.push(expiry_key(valid_until, id));
+        self
+    }
+
     /// Adds every change of `other`.
     pub fn extend(&mut self, other: Changes) {
         self.puts.extend(other.puts);
+        self.removes.extend(other.removes);
     }
 }
 
@@ -175,6 +227,49 @@ fn idempotency_key(scope: &str, request_id: &str) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(request_id.as_bytes());
     k
+}
+
+fn watch_prefix(key_id: &str, token: &[u8]) -> Vec<u8> {
+    let mut k = token_prefix_raw(key_id, token);
+    k[0] = WATCH;
+    k
+}
+
+fn watch_key(key_id: &str, token: &[u8], party: &str, request_id: &str) -> Vec<u8> {
+    let mut k = watch_prefix(key_id, token);
+    k.extend_from_slice(party.as_bytes());
+    k.push(0);
+    k.extend_from_slice(request_id.as_bytes());
+    k
+}
+
+fn feed_key(prefix: u8, owner: &str, cursor: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(owner.len() + 10);
+    k.push(prefix);
+    k.extend_from_slice(owner.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&cursor.to_be_bytes());
+    k
+}
+
+/// Seconds before the epoch sort first: the sign bit is flipped.
+fn expiry_key(valid_until: i64, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 9);
+    k.push(EXPIRY);
+    k.extend_from_slice(&((valid_until as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// One party request watching a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watcher {
+    /// The party.
+    pub party: String,
+    /// The party's request id.
+    pub request_id: String,
+    /// What was remembered.
+    pub record: WatchRecord,
 }
 
 fn leaf_key(index: u64) -> [u8; 9] {
@@ -302,6 +397,83 @@ impl Store {
             ids.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
         }
         Ok(ids)
+    }
+
+    /// Every party request that vetted this token (`kind` byte + digest) under `key_id`.
+    pub fn watchers(&self, key_id: &str, token: &[u8]) -> Result<Vec<Watcher>, StoreError> {
+        let prefix = watch_prefix(key_id, token);
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(&prefix) {
+            let (key, value) = item?;
+            let rest = &key[prefix.len()..];
+            let Some(split) = rest.iter().position(|b| *b == 0) else {
+                return Err(StoreError::Corrupt {
+                    key: hex::encode(&key),
+                    reason: "watch key without a separator".into(),
+                });
+            };
+            out.push(Watcher {
+                party: String::from_utf8_lossy(&rest[..split]).into_owned(),
+                request_id: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+                record: decode(&key, &value)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn feed(
+        &self,
+        prefix: u8,
+        owner: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let start = feed_key(prefix, owner, after.saturating_add(1));
+        let end = feed_key(prefix, owner, u64::MAX);
+        let mut out = Vec::new();
+        for item in self.db.range(start..=end).take(limit) {
+            let (key, value) = item?;
+            let cursor = be_u64(&key, &key[key.len() - 8..])?;
+            out.push((cursor, value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` encoded notices of `party` with cursors above `after`, in cursor order.
+    pub fn notices(
+        &self,
+        party: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.feed(PARTY_NOTICE, party, after, limit)
+    }
+
+    /// Up to `limit` encoded hits of official `unit` with cursors above `after`, in order.
+    pub fn hits(
+        &self,
+        unit: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.feed(UNIT_HIT, unit, after, limit)
+    }
+
+    /// Scheduled expiries due at or before `now` seconds: (valid_until, advisory id, version).
+    pub fn due_expiries(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, u32)>, StoreError> {
+        let end = expiry_key(now, "\u{10FFFF}");
+        let mut out = Vec::new();
+        for item in self.db.range(vec![EXPIRY]..end).take(limit) {
+            let (key, value) = item?;
+            let secs = be_u64(&key, &key[1..9])? ^ (1 << 63);
+            let id = String::from_utf8_lossy(&key[9..]).into_owned();
+            out.push((secs as i64, id, be_u32(&key, &value)?));
+        }
+        Ok(out)
     }
 
     /// The remembered answer to `request_id` within `scope`.
@@ -456,6 +628,9 @@ impl Store {
         batch.insert(LOG_SIZE, &size.to_be_bytes()[..]);
         for (k, v) in changes.puts {
             batch.insert(k, v);
+        }
+        for k in changes.removes {
+            batch.remove(k);
         }
         self.db.apply_batch(batch)?;
         Ok(())

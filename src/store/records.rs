@@ -72,3 +72,15 @@ pub struct IdempotencyRecord {
     #[prost(bytes = "vec", tag = "2")]
     pub response: Vec<u8>,
 }
+
+/// A party's earlier vetting request, remembered per token so later changes to matching
+/// advisories can notify the party.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WatchRecord {
+    /// `SubjectKind` value of the request.
+    #[prost(int32, tag = "1")]
+    pub subject_kind: i32,
+    /// When the request was vetted (seconds since the epoch); watched for the retention period.
+    #[prost(int64, tag = "2")]
+    pub vetted_at: i64,
+}

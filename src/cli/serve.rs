@@ -18,9 +18,10 @@ pub(crate) enum LogFormat {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML configuration file (see deploy/portcullis.toml).
-    #[arg(long, conflicts_with = "dev")]
+    #[arg(long)]
     config: Option<PathBuf>,
-    /// Run on the embedded development defaults and certs-dev/.
+    /// Development mode: the development CA is accepted. Without --config, runs on the
+    /// embedded development defaults and certs-dev/.
     #[arg(long)]
     dev: bool,
     /// Listen address, overriding the configuration (`127.0.0.1:0` picks a free port).
@@ -41,9 +42,13 @@ impl Args {
     /// The configuration these arguments describe (re-read on every reload).
     fn config(&self) -> Result<Config, Error> {
         let mut config = match (&self.config, self.dev) {
-            (Some(path), false) => Config::from_file(path)?,
+            (Some(path), dev) => {
+                let mut config = Config::from_file(path)?;
+                config.dev = dev;
+                config
+            }
             (None, true) => Config::dev(&Config::dev_certs_dir()),
-            _ => {
+            (None, false) => {
                 return Err(Error::Usage(
                     "serve needs --config FILE, or --dev for the development defaults".into(),
                 ))

@@ -255,3 +255,31 @@ async fn shutdown_ends_open_watch_streams() {
         .expect("shutdown completes")
         .unwrap();
 }
+
+#[tokio::test]
+async fn extreme_cursors_are_harmless() {
+    let gw = TestGateway::start().await;
+    gw.vetting("alpha-officer")
+        .await
+        .vet(vet_request("r", vec![token(TokenKind::Email, 0x33)]))
+        .await
+        .unwrap();
+    let mut watch = notices(&gw, "alpha-officer", u64::MAX).await;
+    assert!(next(&mut watch, 1).await.is_none());
+    let mut hits = gw
+        .advisories("official")
+        .await
+        .watch_hits(WatchHitsRequest {
+            after_cursor: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(next(&mut hits, 1).await.is_none());
+    // The gateway still answers.
+    gw.vetting("alpha-officer")
+        .await
+        .vet(vet_request("r2", vec![token(TokenKind::Email, 0x34)]))
+        .await
+        .unwrap();
+}

@@ -428,7 +428,12 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let start = feed_key(prefix, owner, after.saturating_add(1));
+        // A client-chosen cursor: nothing can follow the largest one (and a range whose start
+        // passes its end must not reach the engine).
+        let Some(first) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let start = feed_key(prefix, owner, first);
         let end = feed_key(prefix, owner, u64::MAX);
         let mut out = Vec::new();
         for item in self.db.range(start..=end).take(limit) {

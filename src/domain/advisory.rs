@@ -205,32 +205,6 @@ impl Gateway {
         Ok(record)
     }
 
-    /// Commits `changes` and the notices they cause with the call's audit entry.
-    async fn commit_with_notices(
-        &self,
-        mut entry: AuditEntry,
-        mut changes: Changes,
-        pending: super::monitor::PendingNotices,
-    ) -> Result<(), Error> {
-        let n = pending.len();
-        if n > 0 {
-            entry.detail = format!("{n} notices");
-        }
-        self.log
-            .record_with(
-                entry,
-                Box::new(move |index, _| {
-                    pending.store(index, &mut changes);
-                    changes
-                }),
-            )
-            .await?;
-        if n > 0 {
-            self.feed_changed();
-        }
-        Ok(())
-    }
-
     /// Loads the latest version for a change by `official`, checking ownership and version.
     fn current_for_change(
         &self,

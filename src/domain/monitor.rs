@@ -105,28 +105,47 @@ impl Gateway {
                 }
                 _ => PendingNotices::default(),
             };
-            let n = pending.len();
             let entry = AuditEntry {
                 method: EXPIRE_METHOD.to_owned(),
                 advisory_ids: vec![id],
-                detail: format!("advisory expired; {n} notices"),
+                detail: "advisory expired".into(),
                 ..Default::default()
             };
-            self.log
-                .record_with(
-                    entry,
-                    Box::new(move |index, _| {
-                        pending.store(index, &mut changes);
-                        changes
-                    }),
-                )
-                .await?;
-            if n > 0 {
-                self.feed_changed();
-            }
+            self.commit_with_notices(entry, changes, pending).await?;
             handled += 1;
         }
         Ok(handled)
+    }
+
+    /// Commits `changes` and the notices they cause with `entry` (whose detail gains the
+    /// notice count), then wakes the watch streams.
+    pub(crate) async fn commit_with_notices(
+        &self,
+        mut entry: AuditEntry,
+        mut changes: Changes,
+        pending: PendingNotices,
+    ) -> Result<(), Error> {
+        let n = pending.len();
+        if n > 0 {
+            entry.detail = if entry.detail.is_empty() {
+                format!("{n} notices")
+            } else {
+                format!("{}; {n} notices", entry.detail)
+            };
+        }
+        self.log
+            .record_with(
+                entry,
+                Box::new(move |index, _| {
+                    pending.store(index, &mut changes);
+                    changes
+                }),
+            )
+            .await?;
+        if n > 0 {
+            self.feed_changed();
+        }
+        Ok(())
     }
 
     /// Up to [`FEED_PAGE`] notices of `party` after `after`.

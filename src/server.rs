@@ -289,9 +289,13 @@ impl Running {
     /// `max_connection_age`), accredited parties, matching-key ids, retention and rate
     /// limits. Listen address, data directory, trust domain and audit settings need a
     /// restart; a change to them is refused. On any error nothing is replaced.
+    ///
+    /// `serve` re-applies its `--listen`/`--data` overrides before reloading, so a configured
+    /// `listen = "…:0"` (any free port) is compared as configured, not as bound.
     pub fn reload(&self, config: &Config) -> Result<(), Error> {
         let fixed = &self.reload.fixed;
         let restart_only = [
+            ("listen", fixed.listen != config.listen),
             ("data_dir", fixed.data_dir != config.data_dir),
             ("trust_domain", fixed.trust_domain != config.trust_domain),
             ("audit", fixed.audit != config.audit),

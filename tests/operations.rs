@@ -250,4 +250,8 @@ async fn reload_revokes_a_client_without_restart_and_keeps_the_old_config_on_err
     moved.data_dir = moved.data_dir.join("elsewhere");
     let e = gw.running.reload(&moved).unwrap_err();
     assert!(e.to_string().contains("data_dir"), "{e}");
+    let mut moved = c.clone();
+    moved.listen = "127.0.0.1:1".parse().unwrap();
+    let e = gw.running.reload(&moved).unwrap_err();
+    assert!(e.to_string().contains("listen"), "{e}");
 }

@@ -4,6 +4,7 @@ mod advisory;
 mod audit;
 mod certs;
 mod common;
+mod csv;
 mod serve;
 mod token;
 mod vet;

@@ -30,6 +30,7 @@ impl From<Kind> for SubjectKind {
     }
 }
 
+/// `portcullis vet`: one subject from its identity fields, or every row of a CSV file.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
@@ -38,8 +39,8 @@ pub(crate) struct Args {
     #[arg(long, env = "PORTCULLIS_KEY_FILE")]
     key_file: PathBuf,
     /// What kind of subject this is.
-    #[arg(long, value_enum)]
-    kind: Kind,
+    #[arg(long, value_enum, required_unless_present = "csv")]
+    kind: Option<Kind>,
     #[command(flatten)]
     identity: IdentityArgs,
     /// Idempotency key [default: random]. Repeating it repeats the original answer.
@@ -48,16 +49,43 @@ pub(crate) struct Args {
     /// Your own file number (never a name).
     #[arg(long)]
     case_ref: Option<String>,
+    /// Vet every row of this CSV file over one VetBatch stream (format: docs/csv.md): one
+    /// result per row, bad rows reported by line; a summary on stderr at the end.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = [
+            "kind", "name", "dob", "postcode", "passport", "company_number", "org_name",
+            "country", "wallet", "email", "request_id", "case_ref",
+        ]
+    )]
+    csv: Option<PathBuf>,
+    /// With --csv: write the results to FILE (CSV, or JSON lines with --json) [default:
+    /// stdout]. If FILE exists, the rows it already answers are skipped and new results are
+    /// appended, so an interrupted run resumes.
+    #[arg(long, value_name = "FILE", requires = "csv")]
+    out: Option<PathBuf>,
 }
 
+/// Runs `portcullis vet`.
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
+    if let Some(input) = &args.csv {
+        return super::csv::run(&args.client, &args.key_file, input, args.out.as_deref()).await;
+    }
+    if args.out.is_some() {
+        // clap waives `requires = "csv"` when --kind (which conflicts with --csv) is given.
+        return Err(Error::Usage("--out is for --csv FILE only".into()));
+    }
+    let Some(kind) = args.kind else {
+        return Err(Error::Usage("give --kind (or --csv FILE)".into()));
+    };
     let (key, tokens) = args.identity.tokens(&args.key_file)?;
     let request = VetRequest {
         request_id: match args.request_id {
             Some(id) => id,
             None => request_id()?,
         },
-        subject_kind: SubjectKind::from(args.kind) as i32,
+        subject_kind: SubjectKind::from(kind) as i32,
         key_id: key.id().to_owned(),
         tokens: match_tokens(&tokens),
         case_reference: args.case_ref.unwrap_or_default(),
@@ -71,6 +99,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     Ok(())
 }
 
+/// A vetting answer as JSON (`vet --json`, and each line of `vet --csv … --json`).
 pub(crate) fn response_json(r: &VetResponse) -> serde_json::Value {
     serde_json::json!({
         "request_id": r.request_id,

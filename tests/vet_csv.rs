@@ -1,0 +1,362 @@
+//! `portcullis vet --csv`, run with the real binary against `serve --dev`: the sample file
+//! `tests/data/donors.csv` gives `tests/data/donors.expected.csv`, malformed rows are reported by
+//! line, a rerun with the same `--out` sends nothing, and an interrupted run resumes.
+//!
+//! In the expected file, `*` stands for any audit index and `{advisory}` for the id of the
+//! advisory the test publishes; every other cell must be equal.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `serve --dev` child, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve --dev` on a free port (as tests/cli.rs does).
+fn serve() -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(repo())
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("addr=").nth(1) {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server logs its bound address");
+    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+    Server {
+        child,
+        port,
+        _data: data,
+    }
+}
+
+/// Runs the binary against `port`: (success, stdout, stderr).
+fn run(port: u16, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .current_dir(repo())
+        .args(args)
+        .args(["--server", &format!("https://localhost:{port}")])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Publishes an advisory matching line 2 of the sample (José García-Pérez, 1971-04-12, written
+/// differently), and uses the request id `reused-1` of line 10 for another subject, so that
+/// line 10 is rejected by the gateway. Returns the advisory's id.
+fn prepare(port: u16) -> String {
+    let (ok, out, err) = run(
+        port,
+        &[
+            "publish",
+            "--identity",
+            "certs-dev/clients/official",
+            "--key-file",
+            "certs-dev/matching.key",
+            "--name",
+            "GARCIA PEREZ, Jose",
+            "--dob",
+            "12/04/1971",
+            "--grade",
+            "high",
+            "--likelihood",
+            "likely",
+            "--guidance",
+            "Funds traced to a foreign state proxy; consult the liaison.",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let id = json(&out)["advisory"]["advisory_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ok, _, err) = run(
+        port,
+        &[
+            "vet",
+            "--identity",
+            "certs-dev/clients/alpha-officer",
+            "--key-file",
+            "certs-dev/matching.key",
+            "--kind",
+            "staff",
+            "--email",
+            "someone.else@example.org",
+            "--request-id",
+            "reused-1",
+        ],
+    );
+    assert!(ok, "{err}");
+    id
+}
+
+/// `vet --csv tests/data/donors.csv` as alpha-officer, with extra arguments.
+fn vet_csv(port: u16, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec![
+        "vet",
+        "--identity",
+        "certs-dev/clients/alpha-officer",
+        "--key-file",
+        "certs-dev/matching.key",
+        "--csv",
+        "tests/data/donors.csv",
+    ];
+    args.extend_from_slice(extra);
+    run(port, &args)
+}
+
+/// The records of a CSV text, header included.
+fn records(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Checks `got` (an output file's text) against the expected file, row by row.
+fn assert_expected(got: &str, advisory: &str) {
+    let want = std::fs::read_to_string(repo().join("tests/data/donors.expected.csv")).unwrap();
+    let (want, got) = (records(&want), records(got));
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g.len(), w.len(), "{g:?}");
+        for (column, (wc, gc)) in w.iter().zip(g).enumerate() {
+            match wc.as_str() {
+                "*" => assert!(gc.parse::<u64>().is_ok(), "column {column} of {g:?}"),
+                "{advisory}" => assert_eq!(gc, advisory, "{g:?}"),
+                _ => assert_eq!(gc, wc, "column {column} of {g:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn vet_csv_writes_the_expected_rows_and_a_rerun_sends_nothing() {
+    let server = serve();
+    let advisory = prepare(server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.csv");
+    let out_arg = out.to_str().unwrap();
+
+    let (ok, stdout, err) = vet_csv(server.port, &["--out", out_arg]);
+    assert!(ok, "{err}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let first = std::fs::read_to_string(&out).unwrap();
+    assert_expected(&first, &advisory);
+
+    // Bad rows are named by line and reason on stderr, and counted in the summary.
+    for report in [
+        "line 5: dob: not a real calendar date",
+        "line 7: kind: not donor-individual",
+        "line 8: expected 12 fields, found 7",
+        "line 10: rejected by the gateway (AlreadyExists): request_id: already used",
+        "line 11: case_ref: ",
+        "11 rows read",
+        "skipped: 0",
+        "answered: 6 (HIGH 1, NO_TRACE 5)",
+        "errors: 5 (local 4, gateway 1)",
+    ] {
+        assert!(err.contains(report), "{report:?} missing from:\n{err}");
+    }
+    // Error texts never echo the row's values.
+    assert!(!err.contains("Robert") && !err.contains("Smith"), "{err}");
+
+    // The same --out again: every row is already answered, nothing is sent or added.
+    let (ok, stdout, err) = vet_csv(server.port, &["--out", out_arg]);
+    assert!(ok, "{err}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(err.contains("11 rows read"), "{err}");
+    assert!(err.contains("skipped: 11"), "{err}");
+    assert!(err.contains("answered: 0\n"), "{err}");
+    assert!(err.contains("errors: 0 (local 0, gateway 0)"), "{err}");
+    assert!(!err.contains("line 5:"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), first);
+}
+
+#[test]
+fn vet_csv_resumes_an_interrupted_run_with_the_same_answers() {
+    let server = serve();
+    let advisory = prepare(server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.csv");
+    let out_arg = out.to_str().unwrap();
+    let (ok, _, err) = vet_csv(server.port, &["--out", out_arg]);
+    assert!(ok, "{err}");
+    let complete = std::fs::read_to_string(&out).unwrap();
+
+    // As if the run had stopped after writing lines 2 and 3, in the middle of line 4's row
+    // (whose request had been sent and answered).
+    let mut cut: String = complete.lines().take(3).map(|l| format!("{l}\n")).collect();
+    cut.push_str("4,csv-5b21d3a6");
+    std::fs::write(&out, &cut).unwrap();
+
+    let (ok, _, err) = vet_csv(server.port, &["--out", out_arg]);
+    assert!(ok, "{err}");
+    assert!(err.contains("dropped an incomplete last record"), "{err}");
+    assert!(err.contains("skipped: 2"), "{err}");
+    assert!(err.contains("answered: 4 (NO_TRACE 4)"), "{err}");
+    let resumed = std::fs::read_to_string(&out).unwrap();
+    assert_expected(&resumed, &advisory);
+    // Rows sent again carry the same request ids, so the gateway repeats its original answers.
+    assert_eq!(resumed, complete);
+}
+
+#[test]
+fn vet_csv_json_lines_carry_the_input_line() {
+    let server = serve();
+    let advisory = prepare(server.port);
+    let (ok, stdout, err) = vet_csv(server.port, &["--json"]);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(json).collect();
+    assert_eq!(lines.len(), 11);
+    let line_numbers: Vec<u64> = lines.iter().map(|v| v["line"].as_u64().unwrap()).collect();
+    assert_eq!(line_numbers, (2..=12).collect::<Vec<_>>());
+    assert_eq!(lines[0]["grade"], "HIGH");
+    assert_eq!(
+        lines[0]["matches"][0]["advisory"]["advisory_id"],
+        advisory.as_str()
+    );
+    assert_eq!(lines[0]["request_id"], "csv-0221f3e9a24fdee0af03a967");
+    assert_eq!(lines[3]["error"]["source"], "local");
+    assert_eq!(
+        lines[3]["error"]["message"],
+        "dob: not a real calendar date"
+    );
+    assert_eq!(lines[8]["request_id"], "reused-1");
+    assert_eq!(lines[8]["error"]["source"], "gateway");
+    assert_eq!(lines[8]["error"]["code"], "AlreadyExists");
+    assert_eq!(lines[10]["grade"], "NO_TRACE");
+}
+
+#[test]
+fn vet_csv_refuses_unknown_columns_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "kind,name,dob,phone,nationality\nstaff,A B,1970-01-01,1,x\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.csv");
+    // Port 9 (discard): nothing listens there; the header is refused first.
+    let (ok, _, err) = run(
+        9,
+        &[
+            "vet",
+            "--identity",
+            "certs-dev/clients/alpha-officer",
+            "--key-file",
+            "certs-dev/matching.key",
+            "--csv",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("unknown columns phone, nationality"), "{err}");
+    assert!(!out.exists(), "nothing is written for a refused file");
+}
+
+#[test]
+fn vet_csv_conflicts_with_single_subject_fields() {
+    let base = [
+        "vet",
+        "--identity",
+        "certs-dev/clients/alpha-officer",
+        "--key-file",
+        "certs-dev/matching.key",
+    ];
+    let (ok, _, err) = run(
+        9,
+        &[
+            &base[..],
+            &["--csv", "tests/data/donors.csv", "--name", "A B"],
+        ]
+        .concat(),
+    );
+    assert!(!ok);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let (ok, _, err) = run(9, &[&base[..], &["--name", "A B"]].concat());
+    assert!(!ok);
+    assert!(err.contains("--kind"), "{err}");
+    let (ok, _, err) = run(
+        9,
+        &[&base[..], &["--kind", "staff", "--out", "x.csv"]].concat(),
+    );
+    assert!(!ok);
+    assert!(err.contains("--csv"), "{err}");
+}
+
+#[test]
+fn vet_csv_refuses_an_out_file_that_is_not_its_own_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("notes.txt");
+    let text = "meeting notes\nno newline at the end";
+    std::fs::write(&out, text).unwrap();
+    for format in [&[][..], &["--json"][..]] {
+        let (ok, _, err) = run(
+            9,
+            &[
+                &[
+                    "vet",
+                    "--identity",
+                    "certs-dev/clients/alpha-officer",
+                    "--key-file",
+                    "certs-dev/matching.key",
+                    "--csv",
+                    "tests/data/donors.csv",
+                    "--out",
+                    out.to_str().unwrap(),
+                ][..],
+                format,
+            ]
+            .concat(),
+        );
+        assert!(!ok);
+        assert!(err.contains("give another --out"), "{err}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    }
+}

@@ -2,6 +2,7 @@
 
 mod advisory;
 mod audit;
+mod bench;
 mod certs;
 mod common;
 mod csv;
@@ -52,6 +53,8 @@ enum Command {
     Watch(watch::Args),
     /// Stream hits on this unit's advisories (official).
     Hits(watch::Args),
+    /// Load-test a gateway over mTLS and report throughput, latency, CPU and memory.
+    Bench(bench::Args),
 }
 
 /// Runs the command line of this process.
@@ -89,5 +92,6 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Watch(args) => watch::notices(args).await,
         Command::Hits(args) => watch::hits(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -41,6 +41,8 @@ pub struct Config {
     pub limits: crate::limits::Limits,
     /// Loopback address of the Prometheus metrics endpoint (None = off).
     pub metrics_listen: Option<SocketAddr>,
+    /// The store's page cache, in bytes.
+    pub cache_bytes: u64,
     /// Whether this is the development configuration (`serve --dev`).
     pub dev: bool,
 }
@@ -90,6 +92,8 @@ struct FileConfig {
     max_connection_age_ms: u64,
     #[serde(default)]
     metrics_listen: Option<SocketAddr>,
+    #[serde(default = "default_cache_mb")]
+    cache_mb: u64,
     tls: FileTls,
     audit: FileAudit,
     #[serde(default)]
@@ -169,6 +173,9 @@ fn default_retention_days() -> u32 {
 fn default_handshake_timeout_ms() -> u64 {
     10_000
 }
+fn default_cache_mb() -> u64 {
+    crate::store::DEFAULT_CACHE_BYTES / (1024 * 1024)
+}
 fn default_max_connection_age_ms() -> u64 {
     3_600_000
 }
@@ -210,6 +217,7 @@ impl Config {
             max_connection_age: Duration::from_millis(default_max_connection_age_ms()),
             limits: crate::limits::Limits::default(),
             metrics_listen: None,
+            cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             dev: true,
         }
     }
@@ -244,6 +252,7 @@ impl Config {
             handshake_timeout_ms,
             max_connection_age_ms,
             metrics_listen,
+            cache_mb,
             tls,
             audit,
             limits,
@@ -253,6 +262,9 @@ impl Config {
             if !addr.ip().is_loopback() {
                 return Err("metrics_listen: must be a loopback address".into());
             }
+        }
+        if !(8..=65_536).contains(&cache_mb) {
+            return Err("cache_mb: must be 8..=65536".into());
         }
         if max_connection_age_ms < 1_000 {
             return Err("max_connection_age_ms: must be at least 1000".into());
@@ -329,6 +341,7 @@ impl Config {
             max_connection_age: Duration::from_millis(max_connection_age_ms),
             limits,
             metrics_listen,
+            cache_bytes: cache_mb * 1024 * 1024,
             dev: false,
         })
     }

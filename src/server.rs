@@ -102,7 +102,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let signer = load_signer(&config)?;
     let verifier = NoteVerifier::parse(&signer.verifier_key()).map_err(AuditError::from)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
-    let store = Store::open(&config.data_dir)?;
+    let store = Store::open_with_cache(&config.data_dir, config.cache_bytes)?;
     let latest = integrity::check_at_startup(&store, &verifier, &config.audit.origin)?;
     let (log, writer) = AuditLog::start(
         store.clone(),
@@ -299,6 +299,7 @@ impl Running {
             ("data_dir", fixed.data_dir != config.data_dir),
             ("trust_domain", fixed.trust_domain != config.trust_domain),
             ("audit", fixed.audit != config.audit),
+            ("cache_mb", fixed.cache_bytes != config.cache_bytes),
         ];
         if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
             return Err(Error::Config(format!(

@@ -50,6 +50,10 @@ const EXPIRY: u8 = b'E';
 const LOG_SIZE: &[u8] = b"Mlog-size";
 const CHECKPOINT: &[u8] = b"Clatest";
 
+/// The page cache when none is configured. sled's own default (1 GiB) is what made a
+/// 1,000,000-entry store reach 1.7 GiB RSS in the benchmark.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Errors of the storage layer.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -309,11 +313,18 @@ fn be_u32(key: &[u8], bytes: &[u8]) -> Result<u32, StoreError> {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`. Fails if another process holds it.
+    /// Opens (or creates) the store in `dir` with sled's default page cache (64 MiB here).
+    /// Fails if another process holds it.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store in `dir` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(cache_bytes)
             .open()?;
         Ok(Store {
             db,

@@ -2,65 +2,21 @@
 //! `serve --dev`, a party vetting, an official publishing, the party vetting again, and a
 //! clean SIGTERM shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+mod common;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Starts `serve --dev` on a free port; returns the child and its port.
-fn serve(data: &Path) -> (Child, u16) {
-    let mut child = Command::new(BIN)
-        .current_dir(repo())
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs its bound address");
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    (child, port)
-}
+use common::process::{json, repo, ServerProcess, BIN};
 
 fn run(port: u16, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .current_dir(repo())
-        .args(args)
-        .args(["--server", &format!("https://localhost:{port}")])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+    common::process::run(Some(port), args)
 }
 
 #[test]
 fn walkthrough_with_the_real_binary() {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, port) = serve(data.path());
+    let server = ServerProcess::start(data.path(), &[]);
+    let port = server.port;
     let party = [
         "vet",
         "--identity",
@@ -260,20 +216,8 @@ fn walkthrough_with_the_real_binary() {
         .all(|h| h["party"] == "alpha" && h["advisory_id"] == id.as_str()));
 
     // SIGTERM: drain, flush, exit 0.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = server.stop();
+    assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
 }
 
 #[test]

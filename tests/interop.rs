@@ -8,85 +8,15 @@
 //! Also here, because it needs no server: the Kubernetes ConfigMap (deploy/k8s/configmap.yaml)
 //! embeds exactly deploy/portcullis.toml, so the two cannot drift apart.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+mod common;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::process::{repo, ServerProcess, BIN};
 
 fn venv_python() -> PathBuf {
     repo().join("target/interop-venv/bin/python")
-}
-
-/// A `serve --dev` child: SIGTERMed by the test, killed when dropped (e.g. on a failed assert).
-struct Server {
-    child: Child,
-    port: u16,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Removes ANSI colour sequences (`ESC [ … m`), in case the log is coloured.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Starts `serve --dev` on a free loopback port (as tests/cli.rs does).
-fn serve() -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .current_dir(repo())
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let line = strip_ansi(&line);
-            if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs its bound address");
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    Server {
-        child,
-        port,
-        _data: data,
-    }
 }
 
 #[test]
@@ -107,7 +37,8 @@ fn python_client_interoperates() {
         return;
     }
 
-    let mut server = serve();
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
     let out = Command::new(&python)
         .current_dir(repo())
         .arg(repo().join("tests/interop/client.py"))
@@ -129,28 +60,8 @@ fn python_client_interoperates() {
     );
 
     // SIGTERM: drain, flush, exit 0.
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-#[test]
-fn strip_ansi_removes_colour() {
-    assert_eq!(
-        strip_ansi("\u{1b}[3maddr\u{1b}[0m\u{1b}[2m=\u{1b}[0m127.0.0.1:1"),
-        "addr=127.0.0.1:1"
-    );
+    let status = server.stop();
+    assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
 }
 
 /// The `portcullis.toml: |` block of deploy/k8s/configmap.yaml, de-indented.

@@ -5,79 +5,30 @@
 //! In the expected file, `*` stands for any audit index and `{advisory}` for the id of the
 //! advisory the test publishes; every other cell must be equal.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+use common::process::{json, repo, ServerProcess};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A `serve --dev` child, killed when dropped.
+/// A `serve --dev` child with its own data directory.
 struct Server {
-    child: Child,
     port: u16,
+    _process: ServerProcess,
     _data: tempfile::TempDir,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `serve --dev` on a free port (as tests/cli.rs does).
 fn serve() -> Server {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .current_dir(repo())
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs its bound address");
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let process = ServerProcess::start(data.path(), &[]);
     Server {
-        child,
-        port,
+        port: process.port,
+        _process: process,
         _data: data,
     }
 }
 
 /// Runs the binary against `port`: (success, stdout, stderr).
 fn run(port: u16, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .current_dir(repo())
-        .args(args)
-        .args(["--server", &format!("https://localhost:{port}")])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+    common::process::run(Some(port), args)
 }
 
 /// Publishes an advisory matching line 2 of the sample (José García-Pérez, 1971-04-12, written

@@ -2,6 +2,8 @@
 //! a sled store in a temporary directory, called by real mTLS gRPC clients.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

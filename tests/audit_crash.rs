@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use common::process::{self, ServerProcess};
 use common::{person, vet_request};
 use portcullis::audit::AuditEntry;
 use portcullis::proto::v1::vetting_service_client::VettingServiceClient;
@@ -30,62 +29,6 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
-    }
-}
-
-/// Starts `portcullis serve --dev` on a free port and `data`; returns the child and its port once
-/// it logged "portcullis listening" (within 30 s).
-fn serve(data: &Path) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .arg("--data")
-        .arg(data)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Reads the log for the address, then keeps draining it so the server never blocks on it.
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(sender) = &tx {
-                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-                if v["fields"]["message"] == "portcullis listening" {
-                    let addr = v["fields"]["addr"].as_str().unwrap_or_default().to_owned();
-                    let _ = sender.send(Ok(addr));
-                    tx = None;
-                } else if v["level"] == "ERROR" || v.is_null() {
-                    let _ = sender.send(Err(line.clone()));
-                }
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(Ok(addr)) => {
-                let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-                return (child, port);
-            }
-            Ok(Err(line)) => eprintln!("server: {line}"),
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().unwrap();
-                panic!("the gateway did not start ({status})");
-            }
-        }
     }
 }
 
@@ -122,20 +65,10 @@ async fn load(port: u16, who: &'static str, tag: String, stop: Instant) -> Vec<(
 }
 
 fn audit_cli(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("audit")
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    let (ok, stdout, stderr) = process::run(None, &all);
+    (ok, format!("{stdout}{stderr}"))
 }
 
 fn verify_online(port: u16, state: &Path) {
@@ -168,7 +101,8 @@ async fn killed_under_load_loses_no_acknowledged_entry() {
     let mut acked: Vec<(String, u64)> = Vec::new();
 
     for cycle in 0..CYCLES {
-        let (mut child, port) = serve(&db);
+        let gateway = ServerProcess::start(&db, &[]);
+        let port = gateway.port;
         if cycle > 0 {
             // The restart passed the start-up check; the log so far verifies and extends the
             // auditor's last verified checkpoint.
@@ -192,8 +126,7 @@ async fn killed_under_load_loses_no_acknowledged_entry() {
             })
             .collect();
         tokio::time::sleep_until(kill_at.into()).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        gateway.kill(); // SIGKILL
         let before = acked.len();
         for c in clients {
             acked.extend(c.await.unwrap());
@@ -205,22 +138,10 @@ async fn killed_under_load_loses_no_acknowledged_entry() {
     }
 
     // A final restart, an online verification, and a graceful stop.
-    let (mut child, port) = serve(&db);
-    verify_online(port, &state);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "graceful stop failed: {status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the gateway did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let gateway = ServerProcess::start(&db, &[]);
+    verify_online(gateway.port, &state);
+    let status = gateway.stop_within(Duration::from_secs(30));
+    assert!(status.success(), "graceful stop failed: {status}");
 
     let (ok, out) = audit_cli(&[
         "verify",

@@ -60,13 +60,18 @@ impl ServerProcess {
     }
 
     /// SIGTERM, then wait (at most 20 s) for the exit status.
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(self) -> ExitStatus {
+        self.stop_within(Duration::from_secs(20))
+    }
+
+    /// SIGTERM, then wait at most `limit` for the exit status.
+    pub fn stop_within(mut self, limit: Duration) -> ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;

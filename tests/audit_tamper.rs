@@ -131,11 +131,11 @@ fn tampered(base: &Path, tamper: impl FnOnce(&Store)) -> tempfile::TempDir {
 }
 
 fn leaf(store: &Store, index: u64) -> Vec<u8> {
-    store.raw_get(&Store::raw_leaf_key(index)).unwrap().unwrap()
+    store.leaf(index).unwrap().unwrap()
 }
 
 fn set_leaf(store: &Store, index: u64, value: Option<&[u8]>) {
-    store.raw_set(&Store::raw_leaf_key(index), value).unwrap();
+    store.raw_set_leaf(index, value).unwrap();
 }
 
 fn refused_at(result: Result<(bool, String), portcullis::Error>) -> u64 {
@@ -244,11 +244,10 @@ async fn tampering_is_caught_offline_online_and_at_start_up() {
     let forged = tampered(&base, |s| {
         let l = leaf(s, 0);
         let mut frontier = Frontier::from_source(s, ENTRIES).unwrap();
-        for (level, node, hash) in frontier.push(leaf_hash(&l)) {
-            s.raw_set(&Store::raw_node_key(level, node), Some(&hash))
-                .unwrap();
-        }
         set_leaf(s, ENTRIES, Some(&l));
+        for (level, node, hash) in frontier.push(leaf_hash(&l)) {
+            s.raw_set_node(level, node, hash).unwrap();
+        }
         s.raw_set(
             &Store::raw_log_size_key(),
             Some(&(ENTRIES + 1).to_be_bytes()),
@@ -286,8 +285,7 @@ async fn tampering_is_caught_offline_online_and_at_start_up() {
     // 6. A stored Merkle node changed (the largest subtree of the checkpoint, read for its
     //    root): the start-up check refuses and names the first entry it covers.
     let node = tampered(&base, |s| {
-        s.raw_set(&Store::raw_node_key(3, 0), Some(&[0u8; 32]))
-            .unwrap();
+        s.raw_set_node(3, 0, [0u8; 32]).unwrap();
     });
     assert_eq!(refused_at(verify_online(node.path()).await), 0);
     assert_caught(

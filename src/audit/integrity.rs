@@ -14,13 +14,13 @@
 //! checkpoint without its stored hashes is not seen here (that would need a full replay); the
 //! offline `portcullis audit verify --data` and the auditor's online verification catch it.
 //!
-//! A log written before Merkle nodes were stored (leaves, no node, no checkpoint) gets its nodes
-//! built once from its leaves.
+//! A data directory in the log's first layout (a key per leaf and per node) is refused with a
+//! message saying so.
 
 use super::checkpoint::NoteVerifier;
 use super::merkle::{self, leaf_hash, Frontier};
 use super::{AuditError, SignedCheckpoint};
-use crate::store::{Changes, Store};
+use crate::store::Store;
 
 /// Checks the stored log as described in the module docs and returns its latest verified
 /// checkpoint (`None` if none was ever signed).
@@ -29,6 +29,15 @@ pub fn check_at_startup(
     verifier: &NoteVerifier,
     origin: &str,
 ) -> Result<Option<SignedCheckpoint>, AuditError> {
+    if store.has_legacy_log()? {
+        return Err(AuditError::Corrupt {
+            index: 0,
+            reason: "the data directory holds an audit log in the first storage layout (a key \
+                     per entry), which this version does not read; verify it with the version \
+                     that wrote it and start from a new data directory"
+                .into(),
+        });
+    }
     let size = store.log_size()?;
     if let Some(item) = store.leaves(size, u64::MAX).next() {
         let (index, _) = item?;
@@ -44,10 +53,6 @@ pub fn check_at_startup(
         }
         None => None,
     };
-    if latest.is_none() && size > 0 && !store.has_tree_nodes()? {
-        tracing::warn!(size, "audit log has no Merkle nodes; building them once");
-        build_nodes(store, size)?;
-    }
     let (signed_size, signed_root) = match &latest {
         Some(s) => (s.checkpoint.size, s.checkpoint.root),
         None => (0, merkle::empty_root()),
@@ -133,33 +138,6 @@ fn diagnose(store: &Store, size: u64, what: &str) -> AuditError {
     }
 }
 
-/// Stores every complete-subtree hash of the first `size` leaves (a log from before nodes were
-/// kept).
-fn build_nodes(store: &Store, size: u64) -> Result<(), AuditError> {
-    let mut frontier = Frontier::new();
-    let mut changes = Changes::new();
-    for item in store.leaves(0, size) {
-        let (index, leaf) = item?;
-        if index != frontier.size() {
-            return Err(AuditError::Corrupt {
-                index: frontier.size(),
-                reason: "the entry is missing".into(),
-            });
-        }
-        for (level, node, hash) in frontier.push(leaf_hash(&leaf)) {
-            changes.tree_node(level, node, &hash);
-        }
-    }
-    if frontier.size() != size {
-        return Err(AuditError::Corrupt {
-            index: frontier.size(),
-            reason: "the entry is missing".into(),
-        });
-    }
-    store.put_changes(changes)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -228,10 +206,9 @@ mod tests {
     #[tokio::test]
     async fn a_changed_leaf_after_the_checkpoint_is_named() {
         let (_dir, store) = log(13, 9).await;
-        let key = Store::raw_leaf_key(11);
-        let mut leaf = store.raw_get(&key).unwrap().unwrap();
+        let mut leaf = store.leaf(11).unwrap().unwrap();
         leaf[3] ^= 1;
-        store.raw_set(&key, Some(&leaf)).unwrap();
+        store.raw_set_leaf(11, Some(&leaf)).unwrap();
         assert_eq!(corrupt_index(check(&store)), 11);
     }
 
@@ -239,23 +216,19 @@ mod tests {
     async fn a_changed_node_is_named() {
         let (_dir, store) = log(13, 12).await;
         // Size 12 = 8 + 4: the root reads nodes (3, 0) and (2, 2).
-        store
-            .raw_set(&Store::raw_node_key(2, 2), Some(&[0u8; 32]))
-            .unwrap();
+        store.raw_set_node(2, 2, [0u8; 32]).unwrap();
         assert_eq!(corrupt_index(check(&store)), 8);
     }
 
     #[tokio::test]
     async fn missing_and_stray_leaves_are_named() {
         let (_dir, store) = log(13, 9).await;
-        store.raw_set(&Store::raw_leaf_key(10), None).unwrap();
+        store.raw_set_leaf(10, None).unwrap();
         assert_eq!(corrupt_index(check(&store)), 10);
 
         let (_dir, store) = log(13, 9).await;
-        let leaf = store.raw_get(&Store::raw_leaf_key(0)).unwrap().unwrap();
-        store
-            .raw_set(&Store::raw_leaf_key(13), Some(&leaf))
-            .unwrap();
+        let leaf = store.leaf(0).unwrap().unwrap();
+        store.raw_set_leaf(13, Some(&leaf)).unwrap();
         assert_eq!(corrupt_index(check(&store)), 13);
         // Bumping the size too: there is no stored hash for it.
         store
@@ -277,16 +250,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_log_without_nodes_gets_them_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let leaves: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i]).collect();
-        store.append(0, &leaves, Changes::new()).unwrap();
-        assert!(check(&store).unwrap().is_none());
-        let hashes: Vec<_> = leaves.iter().map(|l| leaf_hash(l)).collect();
-        assert_eq!(
-            merkle::root_at(&store, 6).unwrap(),
-            merkle::root_from_leaf_hashes(&hashes)
-        );
+    async fn a_log_in_the_first_layout_is_refused() {
+        let (_dir, store) = log(3, 3).await;
+        store
+            .raw_set(b"N\0\0\0\0\0\0\0\0\0", Some(&[0; 32]))
+            .unwrap();
+        let err = check(&store).unwrap_err();
+        assert!(err.to_string().contains("first storage layout"), "{err}");
     }
 }

@@ -6,8 +6,9 @@
 //! order, and times never decrease with the index.
 //!
 //! The writer also keeps the Merkle [`Frontier`] of the log: for every leaf it pushes
-//! `leaf_hash(leaf)` and stores each complete subtree the leaf completes, in the same atomic batch
-//! as the leaf, so the stored nodes always describe exactly the stored leaves. Once a batch is
+//! `leaf_hash(leaf)` and stores the hash of each complete subtree the leaf completes with the
+//! leaf itself, in the same atomic batch, so the stored nodes always describe exactly the stored
+//! leaves. Once a batch is
 //! flushed the new durable size is published on a [`watch`] channel: only durable sizes are
 //! signed into checkpoints, proven, or replayed.
 
@@ -20,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::merkle::{leaf_hash, Frontier};
 use super::{AuditEntry, AuditError};
-use crate::store::{Changes, Store};
+use crate::store::{Changes, LeafRecord, Store};
 
 /// Changes to apply atomically with an entry, computed once the entry's index and time are
 /// known (e.g. a remembered answer that quotes its own audit index).
@@ -177,10 +178,12 @@ async fn run(
             job.entry.index = index;
             job.entry.at = Some(at);
             let leaf = job.entry.encode_to_vec();
-            for (level, node, hash) in grown.push(leaf_hash(&leaf)) {
-                changes.tree_node(level, node, &hash);
-            }
-            leaves.push(leaf);
+            let nodes = grown
+                .push(leaf_hash(&leaf))
+                .into_iter()
+                .map(|(_, _, hash)| hash)
+                .collect();
+            leaves.push(LeafRecord { leaf, nodes });
             if let Some(effects) = job.effects.take() {
                 changes.extend(effects(index, &at));
             }

@@ -15,18 +15,24 @@
 //! | `P` | party, `0x00`, cursor (u64 BE) | a notice for the party (encoded by the domain) |
 //! | `U` | official unit, `0x00`, cursor (u64 BE) | a hit for the unit (encoded by the domain) |
 //! | `E` | valid_until seconds (u64 BE), advisory id | version whose expiry is still to be announced |
-//! | `L` | index (u64 BE) | audit leaf: the exact bytes hashed |
+//! | `B` | index of the block's first leaf (u64 BE) | a block of audit leaves with their Merkle node hashes ([`blocks`]) |
 //! | `M` | `log-size` | number of audit entries (u64 BE) |
-//! | `N` | level (u8), index at that level (u64 BE) | hash of a complete Merkle subtree (32) |
 //! | `C` | `latest` | the latest signed checkpoint (signed-note text, UTF-8) |
 //!
 //! Merkle node `(level, index)` is the root of the perfect subtree over audit leaves
-//! `[index << level, (index + 1) << level)`; the writer stores each one, in the same batch as
-//! the leaf that completes it, so the tree's root and proofs need O(log n) reads.
+//! `[index << level, (index + 1) << level)`. The writer stores each one with the leaf that
+//! completes it (leaf `((index + 1) << level) - 1`), in that leaf's block, so any node is one
+//! block read and the tree's root and proofs need O(log n) reads. A block holds the leaves of
+//! one group commit (up to [`blocks::MAX_LEAVES`]), so the log costs sled one insert per block
+//! rather than one per leaf and per node.
+//!
+//! Data directories of the first layout (one `L` key per leaf, one `N` key per node) are
+//! recognised and refused at start-up (see [`Store::has_legacy_log`]).
 //!
 //! Durability is explicit: [`Store::append`] applies a batch, [`Store::flush`] makes everything
 //! applied so far durable. The audit writer calls both; nothing else writes.
 
+pub mod blocks;
 mod records;
 
 use std::path::Path;
@@ -35,14 +41,17 @@ use std::sync::Arc;
 
 use prost::Message;
 
+pub use blocks::LeafRecord;
 pub use records::{AdvisoryVersion, IdempotencyRecord, WatchRecord};
 
 const ADVISORY: u8 = b'A';
 const HEAD: u8 = b'H';
 const TOKEN: u8 = b'T';
 const IDEMPOTENCY: u8 = b'I';
-const LEAF: u8 = b'L';
-const NODE: u8 = b'N';
+const BLOCK: u8 = b'B';
+/// Prefixes of the first layout of the log, kept only to recognise it.
+const LEGACY_LEAF: u8 = b'L';
+const LEGACY_NODE: u8 = b'N';
 const WATCH: u8 = b'W';
 const PARTY_NOTICE: u8 = b'P';
 const UNIT_HIT: u8 = b'U';
@@ -72,6 +81,9 @@ pub enum StoreError {
     /// A write failed because a test injected a fault (see [`Faults`]).
     #[error("injected write failure")]
     Injected,
+    /// A record cannot be encoded for storage (a leaf over 4 GiB).
+    #[error("cannot encode a record: {0}")]
+    Encoding(String),
 }
 
 /// Fault injection for tests of the fail-closed path: when set, every append fails.
@@ -126,13 +138,6 @@ impl Changes {
     ) -> &mut Self {
         self.puts
             .push((idempotency_key(scope, request_id), r.encode_to_vec()));
-        self
-    }
-
-    /// Stores the hash of the complete Merkle subtree `(level, index)` (see the module docs).
-    pub fn tree_node(&mut self, level: u8, index: u64, hash: &[u8; 32]) -> &mut Self {
-        self.puts
-            .push((node_key(level, index).to_vec(), hash.to_vec()));
         self
     }
 
@@ -276,17 +281,23 @@ pub struct Watcher {
     pub record: WatchRecord,
 }
 
-fn leaf_key(index: u64) -> [u8; 9] {
-    let mut k = [LEAF; 9];
-    k[1..].copy_from_slice(&index.to_be_bytes());
+fn block_key(first: u64) -> [u8; 9] {
+    let mut k = [BLOCK; 9];
+    k[1..].copy_from_slice(&first.to_be_bytes());
     k
 }
 
-fn node_key(level: u8, index: u64) -> [u8; 10] {
-    let mut k = [NODE; 10];
-    k[1] = level;
-    k[2..].copy_from_slice(&index.to_be_bytes());
-    k
+/// The leaf that completes Merkle node `(level, index)`: the last of its subtree.
+fn completing_leaf(level: u8, index: u64) -> Option<u64> {
+    let span = 1u64.checked_shl(u32::from(level))?;
+    index.checked_add(1)?.checked_mul(span)?.checked_sub(1)
+}
+
+fn corrupt_block(key: &[u8], reason: String) -> StoreError {
+    StoreError::Corrupt {
+        key: hex::encode(key),
+        reason,
+    }
 }
 
 fn decode<M: Message + Default>(key: &[u8], bytes: &[u8]) -> Result<M, StoreError> {
@@ -513,9 +524,35 @@ impl Store {
         }
     }
 
+    /// The block holding leaf `index` if there is one: the stored block with the greatest
+    /// first index not above `index` (it may end before `index`).
+    fn block_at(&self, index: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        match self.db.range(block_key(0)..=block_key(index)).next_back() {
+            Some(item) => {
+                let (key, value) = item?;
+                Ok(Some((be_u64(&key, &key[1..])?, value)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `f` with the record of leaf `index`, if it is stored.
+    fn with_record<T>(
+        &self,
+        index: u64,
+        f: impl FnOnce(blocks::RecordRef<'_>) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        let Some((first, block)) = self.block_at(index)? else {
+            return Ok(None);
+        };
+        let record = blocks::record_at(&block, index - first)
+            .map_err(|reason| corrupt_block(&block_key(first), reason))?;
+        Ok(record.map(f))
+    }
+
     /// The audit leaf at `index`.
     pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(leaf_key(index))?.map(|v| v.to_vec()))
+        self.with_record(index, |r| r.leaf.to_vec())
     }
 
     /// The audit leaves with indexes in `[start, end)`, in order, as stored (gaps and strays
@@ -525,32 +562,52 @@ impl Store {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
-        self.db.range(leaf_key(start)..leaf_key(end)).map(|item| {
+        // The block holding `start` may begin before it; every other block begins in range.
+        let before = match self.block_at(start) {
+            Ok(Some((first, block))) if first < start => Some(Ok((first, block))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        };
+        let within = self.db.range(block_key(start)..block_key(end)).map(|item| {
             let (key, value) = item?;
-            let index = be_u64(&key, &key[1..])?;
-            Ok((index, value.to_vec()))
-        })
+            Ok((be_u64(&key, &key[1..])?, value))
+        });
+        before.into_iter().chain(within).flat_map(
+            move |block: Result<(u64, sled::IVec), StoreError>| {
+                let (first, bytes) = match block {
+                    Ok(b) => b,
+                    Err(e) => return vec![Err(e)],
+                };
+                match blocks::decode(&bytes) {
+                    Ok(records) => records
+                        .into_iter()
+                        .zip(first..)
+                        .filter(|(_, index)| (start..end).contains(index))
+                        .map(|(r, index)| Ok((index, r.leaf)))
+                        .collect(),
+                    Err(reason) => vec![Err(corrupt_block(&block_key(first), reason))],
+                }
+            },
+        )
     }
 
     /// The stored hash of the complete Merkle subtree `(level, index)`.
     pub fn tree_node(&self, level: u8, index: u64) -> Result<Option<[u8; 32]>, StoreError> {
-        let key = node_key(level, index);
-        match self.db.get(key)? {
-            Some(bytes) => {
-                let hash: [u8; 32] =
-                    bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                        key: hex::encode(key),
-                        reason: format!("expected 32 bytes, got {}", bytes.len()),
-                    })?;
-                Ok(Some(hash))
-            }
-            None => Ok(None),
-        }
+        let Some(leaf) = completing_leaf(level, index) else {
+            return Ok(None);
+        };
+        Ok(self.with_record(leaf, |r| r.node(level))?.flatten())
     }
 
-    /// Whether any Merkle node is stored (a log written before nodes were kept has none).
-    pub fn has_tree_nodes(&self) -> Result<bool, StoreError> {
-        Ok(self.db.scan_prefix([NODE]).next().transpose()?.is_some())
+    /// Whether the directory holds a log in the first layout (a key per leaf and per node),
+    /// which this version does not read.
+    pub fn has_legacy_log(&self) -> Result<bool, StoreError> {
+        for prefix in [LEGACY_LEAF, LEGACY_NODE] {
+            if self.db.scan_prefix([prefix]).next().transpose()?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The latest signed checkpoint (signed-note text), if one was ever stored.
@@ -578,18 +635,6 @@ impl Store {
         self.flush().await
     }
 
-    /// Applies `changes` alone, atomically, and makes them durable (for one-off repairs at
-    /// start-up, before the writer runs).
-    pub fn put_changes(&self, changes: Changes) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in changes.puts {
-            batch.insert(k, v);
-        }
-        self.db.apply_batch(batch)?;
-        self.db.flush()?;
-        Ok(())
-    }
-
     /// Raw access to the underlying keys, for tamper tests only: reads a key.
     #[doc(hidden)]
     pub fn raw_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -607,16 +652,75 @@ impl Store {
         Ok(())
     }
 
-    /// The raw key of audit leaf `index` (for tamper tests).
+    /// For tamper tests only: replaces the stored leaf `index` (keeping its node hashes), or
+    /// stores it alone in a new block if no block holds it; `None` removes it, splitting its
+    /// block around the gap. Durable.
     #[doc(hidden)]
-    pub fn raw_leaf_key(index: u64) -> Vec<u8> {
-        leaf_key(index).to_vec()
+    pub fn raw_set_leaf(&self, index: u64, leaf: Option<&[u8]>) -> Result<(), StoreError> {
+        let found = match self.block_at(index)? {
+            Some((first, bytes)) => {
+                let records = blocks::decode(&bytes)
+                    .map_err(|reason| corrupt_block(&block_key(first), reason))?;
+                let position = (index - first) as usize;
+                (position < records.len()).then_some((first, records, position))
+            }
+            None => None,
+        };
+        let mut batch = sled::Batch::default();
+        match (found, leaf) {
+            (Some((first, mut records, position)), Some(leaf)) => {
+                records[position].leaf = leaf.to_vec();
+                batch.insert(&block_key(first), self.encode_block(&records)?);
+            }
+            (Some((first, records, position)), None) => {
+                batch.remove(&block_key(first));
+                if position > 0 {
+                    batch.insert(&block_key(first), self.encode_block(&records[..position])?);
+                }
+                if position + 1 < records.len() {
+                    let after = &records[position + 1..];
+                    batch.insert(&block_key(index + 1), self.encode_block(after)?);
+                }
+            }
+            (None, Some(leaf)) => {
+                let record = LeafRecord {
+                    leaf: leaf.to_vec(),
+                    nodes: Vec::new(),
+                };
+                batch.insert(&block_key(index), self.encode_block(&[record])?);
+            }
+            (None, None) => {}
+        }
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
     }
 
-    /// The raw key of Merkle node `(level, index)` (for tamper tests).
+    /// For tamper tests only: overwrites the stored hash of Merkle node `(level, index)` in the
+    /// record of the leaf that completes it, which must be stored. Durable.
     #[doc(hidden)]
-    pub fn raw_node_key(level: u8, index: u64) -> Vec<u8> {
-        node_key(level, index).to_vec()
+    pub fn raw_set_node(&self, level: u8, index: u64, hash: [u8; 32]) -> Result<(), StoreError> {
+        let missing = || corrupt_block(&[level], format!("no stored leaf completes node {index}"));
+        let leaf = completing_leaf(level, index).ok_or_else(missing)?;
+        let (first, bytes) = self.block_at(leaf)?.ok_or_else(missing)?;
+        let mut records =
+            blocks::decode(&bytes).map_err(|reason| corrupt_block(&block_key(first), reason))?;
+        let record = records
+            .get_mut((leaf - first) as usize)
+            .ok_or_else(missing)?;
+        let level = usize::from(level);
+        if record.nodes.len() <= level {
+            record.nodes.resize(level + 1, [0; 32]);
+        }
+        record.nodes[level] = hash;
+        self.db
+            .insert(block_key(first), self.encode_block(&records)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn encode_block(&self, records: &[LeafRecord]) -> Result<Vec<u8>, StoreError> {
+        blocks::encode(records).map_err(StoreError::Encoding)
     }
 
     /// The raw key of the log size (for tamper tests).
@@ -625,20 +729,22 @@ impl Store {
         LOG_SIZE.to_vec()
     }
 
-    /// Applies, atomically, audit leaves starting at `first_index` and `changes`. Not durable
-    /// until [`Store::flush`].
+    /// Applies, atomically, audit leaves (with their Merkle node hashes) starting at
+    /// `first_index`, and `changes`. Not durable until [`Store::flush`].
     pub fn append(
         &self,
         first_index: u64,
-        leaves: &[Vec<u8>],
+        leaves: &[LeafRecord],
         changes: Changes,
     ) -> Result<(), StoreError> {
         if self.faults.fail_appends.load(Ordering::SeqCst) {
             return Err(StoreError::Injected);
         }
         let mut batch = sled::Batch::default();
-        for (i, leaf) in leaves.iter().enumerate() {
-            batch.insert(&leaf_key(first_index + i as u64)[..], leaf.as_slice());
+        let mut first = first_index;
+        for run in blocks::split(leaves) {
+            batch.insert(&block_key(first), self.encode_block(run)?);
+            first += run.len() as u64;
         }
         let size = first_index + leaves.len() as u64;
         batch.insert(LOG_SIZE, &size.to_be_bytes()[..]);
@@ -675,6 +781,16 @@ mod tests {
         }
     }
 
+    fn records(leaves: &[&[u8]]) -> Vec<LeafRecord> {
+        leaves
+            .iter()
+            .map(|l| LeafRecord {
+                leaf: l.to_vec(),
+                nodes: vec![[l.len() as u8; 32]],
+            })
+            .collect()
+    }
+
     #[tokio::test]
     async fn advisories_tokens_and_log_round_trip() {
         let dir = tempfile::tempdir().unwrap();
@@ -683,11 +799,11 @@ mod tests {
         changes.advisory_version(&advisory("adv-b", 1));
         changes.advisory_version(&advisory("adv-a", 1));
         store
-            .append(0, &[b"one".to_vec(), b"two".to_vec()], changes)
+            .append(0, &records(&[b"one", b"two"]), changes)
             .unwrap();
         let mut changes = Changes::new();
         changes.advisory_version(&advisory("adv-a", 2));
-        store.append(2, &[b"three".to_vec()], changes).unwrap();
+        store.append(2, &records(&[b"three"]), changes).unwrap();
         store.flush().await.unwrap();
 
         assert_eq!(store.log_size().unwrap(), 3);
@@ -716,26 +832,60 @@ mod tests {
     async fn tree_nodes_and_checkpoints_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert!(!store.has_tree_nodes().unwrap());
         assert_eq!(store.checkpoint().unwrap(), None);
-        let mut changes = Changes::new();
-        changes.tree_node(0, 0, &[1; 32]).tree_node(3, 7, &[2; 32]);
-        store.append(0, &[b"x".to_vec()], changes).unwrap();
+        // Leaf 7 completes nodes (0, 7), (1, 3), (2, 1) and (3, 0).
+        let mut leaves: Vec<_> = (0..7u8)
+            .map(|i| LeafRecord {
+                leaf: vec![i],
+                nodes: vec![[i; 32]],
+            })
+            .collect();
+        leaves.push(LeafRecord {
+            leaf: vec![7],
+            nodes: vec![[7; 32], [71; 32], [72; 32], [73; 32]],
+        });
+        store.append(0, &leaves[..3], Changes::new()).unwrap();
+        store.append(3, &leaves[3..], Changes::new()).unwrap();
         store.put_checkpoint("note\n").await.unwrap();
-        assert!(store.has_tree_nodes().unwrap());
-        assert_eq!(store.tree_node(0, 0).unwrap(), Some([1; 32]));
-        assert_eq!(store.tree_node(3, 7).unwrap(), Some([2; 32]));
-        assert_eq!(store.tree_node(3, 6).unwrap(), None);
+        assert_eq!(store.tree_node(0, 0).unwrap(), Some([0; 32]));
+        assert_eq!(store.tree_node(0, 4).unwrap(), Some([4; 32]));
+        assert_eq!(store.tree_node(3, 0).unwrap(), Some([73; 32]));
+        assert_eq!(store.tree_node(2, 1).unwrap(), Some([72; 32]));
+        assert_eq!(store.tree_node(1, 0).unwrap(), None);
+        assert_eq!(store.tree_node(3, 1).unwrap(), None);
+        assert_eq!(store.tree_node(63, u64::MAX).unwrap(), None);
         assert_eq!(store.checkpoint().unwrap().as_deref(), Some("note\n"));
-        // Node keys sort apart from leaves: a leaf range never sees them.
-        assert_eq!(store.leaves(0, u64::MAX).count(), 1);
+        assert_eq!(store.leaf(5).unwrap(), Some(vec![5]));
+        assert_eq!(store.leaf(8).unwrap(), None);
+        let all: Vec<_> = store.leaves(0, u64::MAX).map(Result::unwrap).collect();
+        assert_eq!(all.len(), 8);
+        let some: Vec<_> = store.leaves(2, 5).map(|r| r.unwrap().0).collect();
+        assert_eq!(some, [2, 3, 4]);
+
+        // Tamper helpers: a removed leaf leaves a gap, a stray one shows up where it was put.
+        store.raw_set_leaf(4, None).unwrap();
+        let indexes: Vec<_> = store.leaves(0, u64::MAX).map(|r| r.unwrap().0).collect();
+        assert_eq!(indexes, [0, 1, 2, 3, 5, 6, 7]);
+        assert_eq!(store.tree_node(0, 5).unwrap(), Some([5; 32]));
+        store.raw_set_leaf(4, Some(b"x")).unwrap();
+        assert_eq!(store.leaf(4).unwrap(), Some(b"x".to_vec()));
+        assert_eq!(store.tree_node(0, 4).unwrap(), None);
+        store.raw_set_leaf(9, Some(b"stray")).unwrap();
+        let indexes: Vec<_> = store.leaves(8, u64::MAX).map(|r| r.unwrap().0).collect();
+        assert_eq!(indexes, [9]);
+        store.raw_set_node(2, 1, [0; 32]).unwrap();
+        assert_eq!(store.tree_node(2, 1).unwrap(), Some([0; 32]));
+        assert!(store.raw_set_node(0, 8, [0; 32]).is_err());
+
+        // A damaged block is a precise error.
         store
-            .raw_set(&Store::raw_node_key(0, 0), Some(&[9; 31]))
+            .raw_set(&block_key(0), Some(&[1, 0, 0, 0, 9]))
             .unwrap();
-        assert!(matches!(
-            store.tree_node(0, 0),
-            Err(StoreError::Corrupt { .. })
-        ));
+        assert!(matches!(store.leaf(0), Err(StoreError::Corrupt { .. })));
+        assert!(store.leaves(0, 3).any(|r| r.is_err()));
+        assert!(!store.has_legacy_log().unwrap());
+        store.raw_set(b"L\0\0\0\0\0\0\0\0", Some(b"old")).unwrap();
+        assert!(store.has_legacy_log().unwrap());
     }
 
     #[test]
@@ -746,7 +896,7 @@ mod tests {
         let mut changes = Changes::new();
         changes.advisory_version(&advisory("adv-a", 1));
         assert!(matches!(
-            store.append(0, &[b"x".to_vec()], changes),
+            store.append(0, &records(&[b"x"]), changes),
             Err(StoreError::Injected)
         ));
         assert_eq!(store.log_size().unwrap(), 0);

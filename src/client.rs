@@ -86,6 +86,36 @@ pub async fn connect_with(
     Ok(channel)
 }
 
+/// A replayed audit record as a verifier reads it: the index and the exact leaf bytes. The
+/// decoded `entry` the gateway also sends is skipped without being decoded: a verifier decodes
+/// the leaf itself and never trusts the gateway's decoding.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReplayedLeaf {
+    /// `AuditRecord.index`.
+    #[prost(uint64, tag = "1")]
+    pub index: u64,
+    /// `AuditRecord.leaf`: the exact bytes hashed into the log.
+    #[prost(bytes = "vec", tag = "2")]
+    pub leaf: Vec<u8>,
+}
+
+/// Calls `AuditService/Replay`, reading each `AuditRecord` as a [`ReplayedLeaf`].
+pub async fn replay_leaves(
+    channel: Channel,
+    request: crate::proto::v1::ReplayRequest,
+) -> Result<tonic::Streaming<ReplayedLeaf>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("gateway not ready: {e}")))?;
+    let codec = tonic_prost::ProstCodec::<crate::proto::v1::ReplayRequest, ReplayedLeaf>::default();
+    let path = http::uri::PathAndQuery::from_static("/portcullis.v1.AuditService/Replay");
+    Ok(grpc
+        .server_streaming(tonic::Request::new(request), path, codec)
+        .await?
+        .into_inner())
+}
+
 /// An error and its sources, joined, for messages a person reads.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -249,7 +249,8 @@ fn report(r: &Report, cp: &Checkpoint, saved: Option<&Checkpoint>, state: Option
 async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
     let verifier = args.key.verifier()?;
     let saved = read_state(args.state.as_deref(), &args.key, &verifier)?;
-    let mut client = AuditServiceClient::new(args.client.connect().await?);
+    let channel = args.client.connect().await?;
+    let mut client = AuditServiceClient::new(channel.clone());
     let (cp, note) = fetch_checkpoint(&mut client, &args.key, &verifier).await?;
     let mut v = LogVerifier::new(cp.clone(), saved.clone()).map_err(audit_error)?;
     if let Some(s) = &saved {
@@ -264,14 +265,12 @@ async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
         check_consistency(s, &cp, &hashes).map_err(audit_error)?;
     }
     if cp.size > 0 {
-        let mut stream = client
-            .replay(ReplayRequest {
-                start: 0,
-                end: cp.size,
-                follow: false,
-            })
-            .await?
-            .into_inner();
+        let request = ReplayRequest {
+            start: 0,
+            end: cp.size,
+            follow: false,
+        };
+        let mut stream = crate::client::replay_leaves(channel, request).await?;
         while let Some(record) = stream.next().await {
             let record = record?;
             v.push(record.index, &record.leaf).map_err(audit_error)?;

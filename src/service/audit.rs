@@ -17,10 +17,10 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use prost::Message;
 use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -34,10 +34,13 @@ use crate::proto::v1::{
 };
 use crate::store::Store;
 
-/// Records read from the store at a time by a Replay.
+/// Records read from the store at a time by a Replay, and handed to the stream together.
 const REPLAY_CHUNK: u64 = 256;
-/// Records a Replay may have in flight to a slow client before it waits (backpressure).
-const REPLAY_BUFFER: usize = 64;
+/// Chunks a Replay may have in flight to a slow client before it waits (backpressure).
+const REPLAY_BUFFER: usize = 4;
+
+/// A chunk of replayed records (or the error that ends the stream).
+type Chunk = Vec<Result<AuditRecord, Status>>;
 
 /// The audit service.
 #[derive(Debug, Clone)]
@@ -185,7 +188,10 @@ impl AuditService for Auditing {
             tx,
         };
         tokio::spawn(streamer.run(start, end.unwrap_or(u64::MAX), follow));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(Unchunk {
+            rx,
+            chunk: Vec::new().into_iter(),
+        })))
     }
 
     async fn get_inclusion_proof(
@@ -253,7 +259,32 @@ struct Streamer {
     store: Store,
     durable: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
-    tx: mpsc::Sender<Result<AuditRecord, Status>>,
+    tx: mpsc::Sender<Chunk>,
+}
+
+/// The records of the chunks a [`Streamer`] sends, one at a time. A whole chunk is ready at
+/// once, so the transport encodes many records into each HTTP/2 frame instead of waking for
+/// every record.
+struct Unchunk {
+    rx: mpsc::Receiver<Chunk>,
+    chunk: std::vec::IntoIter<Result<AuditRecord, Status>>,
+}
+
+impl Stream for Unchunk {
+    type Item = Result<AuditRecord, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(record) = self.chunk.next() {
+                return Poll::Ready(Some(record));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => self.chunk = chunk.into_iter(),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
 }
 
 impl Streamer {
@@ -263,24 +294,26 @@ impl Streamer {
             let upto = (*self.durable.borrow_and_update()).min(end);
             while next < upto {
                 let chunk_end = upto.min(next.saturating_add(REPLAY_CHUNK));
-                let chunk: Vec<_> = self.store.leaves(next, chunk_end).collect();
-                for item in chunk {
-                    let record = match item {
-                        Ok((index, leaf)) => Ok(AuditRecord {
+                let mut chunk = Vec::with_capacity((chunk_end - next) as usize);
+                let mut failed = false;
+                for item in self.store.leaves(next, chunk_end) {
+                    match item {
+                        Ok((index, leaf)) => chunk.push(Ok(AuditRecord {
                             index,
                             // A leaf that does not decode is still sent, for the auditor to see.
                             entry: AuditEntry::decode(leaf.as_slice()).ok(),
                             leaf,
-                        }),
+                        })),
                         Err(e) => {
                             tracing::error!(error = %e, "replay could not read the log");
-                            Err(Status::unavailable("audit log unreadable"))
+                            chunk.push(Err(Status::unavailable("audit log unreadable")));
+                            failed = true;
+                            break;
                         }
-                    };
-                    let failed = record.is_err();
-                    if self.tx.send(record).await.is_err() || failed {
-                        return;
                     }
+                }
+                if self.tx.send(chunk).await.is_err() || failed {
+                    return;
                 }
                 next = chunk_end;
             }
@@ -294,7 +327,10 @@ impl Streamer {
                     }
                 }
                 _ = self.shutdown.changed() => {
-                    let _ = self.tx.send(Err(Status::unavailable("gateway shutting down"))).await;
+                    let _ = self
+                        .tx
+                        .send(vec![Err(Status::unavailable("gateway shutting down"))])
+                        .await;
                     return;
                 }
                 _ = self.tx.closed() => return,

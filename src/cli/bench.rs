@@ -99,6 +99,17 @@ impl Scenario {
     }
 }
 
+/// The entries that grow the log before a start-up is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFill {
+    /// Vets that match nothing: each stores its audit entry, its remembered answer and a watch
+    /// record per token, so the gateway's state grows with the log.
+    Vets,
+    /// Vets refused for an unknown key id: each stores only its audit entry, so only the log
+    /// grows.
+    Refusals,
+}
+
 /// `portcullis bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -129,9 +140,16 @@ pub(crate) struct Args {
     #[arg(long, value_enum, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
     /// Before the scenarios, grow the audit log to each of these sizes in turn (with VetBatch
-    /// streams of misses) and restart the gateway, timing its start-up at that log size.
+    /// streams, see --log-fill) and restart the gateway, timing its start-up at that log size.
     #[arg(long, value_delimiter = ',')]
     log_entries: Vec<u64>,
+    /// The started gateway's sled page cache, in MiB (`cache_mb`; the gateway's default when
+    /// not given).
+    #[arg(long)]
+    cache_mb: Option<u64>,
+    /// What grows the log for --log-entries.
+    #[arg(long, value_enum, default_value_t = LogFill::Vets)]
+    log_fill: LogFill,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -164,7 +182,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
 
     let mut gateway = match &args.server {
         Some(server) => Gateway::remote(server.clone()),
-        None => Gateway::start(&run_id)?,
+        None => Gateway::start(&run_id, args.cache_mb)?,
     };
     let mut startups = Vec::new();
     if let Some(child) = &gateway.child {
@@ -198,7 +216,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
         let size = log_size(&clients).await?;
         if size < target {
             eprintln!("bench: growing the audit log from {size} to {target} entries");
-            fill_log(&clients, &run_id, target - size, args.batch_items.max(1)).await?;
+            let per_stream = args.batch_items.max(1);
+            fill_log(&clients, &run_id, target - size, per_stream, args.log_fill).await?;
         }
         eprintln!("bench: restarting the gateway");
         gateway.restart()?;
@@ -223,6 +242,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
                     &run_id,
                     args.batch_items,
                     duration,
+                    crate::pki::DEV_MATCHING_KEY_ID,
                 )
                 .await?
             }
@@ -329,13 +349,13 @@ impl Gateway {
 
     /// Writes the benchmark configuration in a new temporary directory and starts a gateway on
     /// it.
-    fn start(run_id: &str) -> Result<Gateway, Error> {
+    fn start(run_id: &str, cache_mb: Option<u64>) -> Result<Gateway, Error> {
         let path =
             std::env::temp_dir().join(format!("portcullis-bench-{}-{run_id}", std::process::id()));
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
         let dir = TempDir(path);
         let config = dir.0.join("bench.toml");
-        std::fs::write(&config, bench_config()?).map_err(|e| Error::io(&config, e))?;
+        std::fs::write(&config, bench_config(cache_mb)?).map_err(|e| Error::io(&config, e))?;
         let child = ChildGateway::spawn(&config, &dir.0.join("data"))?;
         Ok(Gateway {
             server: format!("https://localhost:{}", child.addr.port()),
@@ -383,7 +403,7 @@ impl Gateway {
 /// The benchmark's gateway configuration: the development defaults, with rate limits out of
 /// the way. Paths are absolute, since a configuration file's relative paths are resolved
 /// against its own directory.
-fn bench_config() -> Result<String, Error> {
+fn bench_config(cache_mb: Option<u64>) -> Result<String, Error> {
     let certs = Config::dev_certs_dir();
     let certs = std::fs::canonicalize(&certs).map_err(|e| Error::io(&certs, e))?;
     let path = |name: &str| toml::Value::String(certs.join(name).display().to_string());
@@ -395,6 +415,7 @@ data_dir = "data"
 trust_domain = {trust_domain}
 accredited_parties = ["alpha", "beta"]
 matching_key_ids = [{key_id}]
+{cache}
 
 [tls]
 ca = {ca}
@@ -422,6 +443,7 @@ audit_burst = 1e9
         crl = path("crl.pem"),
         origin = text(crate::pki::DEV_LOG_KEY_NAME),
         signing_key = path("log-signing.pk8"),
+        cache = cache_mb.map_or(String::new(), |mb| format!("cache_mb = {mb}")),
     ))
 }
 
@@ -891,6 +913,7 @@ async fn vet_batch(
     run_id: &str,
     items: u64,
     duration: Duration,
+    key_id: &'static str,
 ) -> Result<Outcome, Error> {
     let mut outcome = Outcome::new()?;
     let start = Instant::now();
@@ -904,7 +927,10 @@ async fn vet_batch(
         .take_while(move |_| Instant::now() < deadline)
         .map(move |i| {
             let _ = sent_tx.send(Instant::now());
-            vet_request(format!("b{run}-{tag}-{i}"), tokens(&run, &tag, i))
+            VetRequest {
+                key_id: key_id.to_owned(),
+                ..vet_request(format!("b{run}-{tag}-{i}"), tokens(&run, &tag, i))
+            }
         });
     let mut stream = match VettingServiceClient::new(channel).vet_batch(requests).await {
         Ok(response) => response.into_inner(),
@@ -950,13 +976,18 @@ async fn log_size(clients: &Clients) -> Result<u64, Error> {
         .size)
 }
 
-/// Adds `entries` audit entries with VetBatch streams of at most `per_stream` misses.
+/// Adds `entries` audit entries with VetBatch streams of at most `per_stream` items of `fill`.
 async fn fill_log(
     clients: &Clients,
     run_id: &str,
     entries: u64,
     per_stream: u64,
+    fill: LogFill,
 ) -> Result<(), Error> {
+    let key_id = match fill {
+        LogFill::Vets => crate::pki::DEV_MATCHING_KEY_ID,
+        LogFill::Refusals => "bench-unknown-epoch",
+    };
     let mut left = entries;
     while left > 0 {
         let n = left.min(per_stream);
@@ -965,6 +996,7 @@ async fn fill_log(
             run_id,
             n,
             Duration::from_secs(3600),
+            key_id,
         )
         .await?;
         if o.failed() > 0 {
@@ -991,7 +1023,7 @@ async fn audit_verify(channel: Channel, duration: Duration) -> Result<Outcome, E
     let start = Instant::now();
     let give_up =
         tokio::time::Instant::from_std(start + (duration * 10).max(Duration::from_secs(60)));
-    let mut client = AuditServiceClient::new(channel);
+    let mut client = AuditServiceClient::new(channel.clone());
     let answer = client
         .get_checkpoint(GetCheckpointRequest {})
         .await?
@@ -1001,14 +1033,12 @@ async fn audit_verify(channel: Channel, duration: Duration) -> Result<Outcome, E
         .map_err(|e| audit(VerifyError::from(e)))?;
     let mut v = LogVerifier::new(cp.clone(), None).map_err(audit)?;
     if cp.size > 0 {
-        let mut stream = client
-            .replay(ReplayRequest {
-                start: 0,
-                end: cp.size,
-                follow: false,
-            })
-            .await?
-            .into_inner();
+        let request = ReplayRequest {
+            start: 0,
+            end: cp.size,
+            follow: false,
+        };
+        let mut stream = crate::client::replay_leaves(channel, request).await?;
         let mut last = Instant::now();
         loop {
             match tokio::time::timeout_at(give_up, stream.next()).await {
@@ -1258,10 +1288,14 @@ mod tests {
 
     #[test]
     fn the_bench_config_is_a_valid_configuration() {
-        let text = bench_config().unwrap();
+        let text = bench_config(Some(16)).unwrap();
         let config = Config::from_toml(&text, Path::new("/tmp")).unwrap();
         assert!(config.limits.vet.per_sec >= 1e9);
         assert_eq!(config.accredited_parties.len(), 2);
+        assert_eq!(config.cache_bytes, 16 << 20);
+        let text = bench_config(None).unwrap();
+        let config = Config::from_toml(&text, Path::new("/tmp")).unwrap();
+        assert_eq!(config.cache_bytes, crate::store::DEFAULT_CACHE_BYTES);
     }
 
     #[test]

@@ -69,22 +69,37 @@ pub fn check_at_startup(
     if !matches!(root, Ok(r) if r == signed_root) {
         return Err(diagnose(store, signed_size, "the checkpoint's root"));
     }
-    let mut frontier =
+    let frontier =
         Frontier::from_source(store, signed_size).map_err(|_| diagnose(store, size, ""))?;
-    for index in signed_size..size {
-        let Some(leaf) = store.leaf(index)? else {
-            return Err(AuditError::Corrupt {
-                index,
-                reason: "the entry is missing".into(),
-            });
-        };
-        for (level, node, hash) in frontier.push(leaf_hash(&leaf)) {
-            if store.tree_node(level, node)? != Some(hash) {
+    check_leaves(store, frontier, size)?;
+    Ok(latest)
+}
+
+/// Pushes the stored leaves from `frontier`'s size up to `size` onto it, checking that none is
+/// missing and that every node a leaf completes equals the hash stored with that leaf.
+fn check_leaves(store: &Store, mut frontier: Frontier, size: u64) -> Result<(), AuditError> {
+    for item in store.leaf_records(frontier.size(), size) {
+        let (index, record) = item?;
+        if index != frontier.size() {
+            return Err(missing(frontier.size()));
+        }
+        for (level, node, hash) in frontier.push(leaf_hash(&record.leaf)) {
+            if record.node(level) != Some(hash) {
                 return Err(node_mismatch(level, node));
             }
         }
     }
-    Ok(latest)
+    if frontier.size() < size {
+        return Err(missing(frontier.size()));
+    }
+    Ok(())
+}
+
+fn missing(index: u64) -> AuditError {
+    AuditError::Corrupt {
+        index,
+        reason: "the entry is missing".into(),
+    }
 }
 
 fn node_mismatch(level: u8, node: u64) -> AuditError {
@@ -103,31 +118,8 @@ fn node_mismatch(level: u8, node: u64) -> AuditError {
 /// Scans the first `size` leaves to find the first one (or the first node) that disagrees with
 /// the stored hashes. `what` names what failed to match, for the message when nothing does.
 fn diagnose(store: &Store, size: u64, what: &str) -> AuditError {
-    let mut frontier = Frontier::new();
-    for item in store.leaves(0, size) {
-        let (index, leaf) = match item {
-            Ok(x) => x,
-            Err(e) => return e.into(),
-        };
-        if index != frontier.size() {
-            return AuditError::Corrupt {
-                index: frontier.size(),
-                reason: "the entry is missing".into(),
-            };
-        }
-        for (level, node, hash) in frontier.push(leaf_hash(&leaf)) {
-            match store.tree_node(level, node) {
-                Ok(Some(stored)) if stored == hash => {}
-                Ok(_) => return node_mismatch(level, node),
-                Err(e) => return e.into(),
-            }
-        }
-    }
-    if frontier.size() < size {
-        return AuditError::Corrupt {
-            index: frontier.size(),
-            reason: "the entry is missing".into(),
-        };
+    if let Err(e) = check_leaves(store, Frontier::new(), size) {
+        return e;
     }
     AuditError::Corrupt {
         index: 0,

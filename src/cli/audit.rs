@@ -265,12 +265,7 @@ async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
         check_consistency(s, &cp, &hashes).map_err(audit_error)?;
     }
     if cp.size > 0 {
-        let request = ReplayRequest {
-            start: 0,
-            end: cp.size,
-            follow: false,
-        };
-        let mut stream = crate::client::replay_leaves(channel, request).await?;
+        let mut stream = crate::client::replay_leaves(channel, 0, cp.size).await?;
         while let Some(record) = stream.next().await {
             let record = record?;
             v.push(record.index, &record.leaf).map_err(audit_error)?;
@@ -299,11 +294,11 @@ fn verify_offline(args: &VerifyArgs, dir: &Path) -> Result<(), Error> {
         .ok_or_else(|| Error::Usage(format!("{}: no signed checkpoint stored", dir.display())))?;
     let cp = args.key.verify(&verifier, &note)?;
     let mut v = LogVerifier::new(cp.clone(), saved.clone()).map_err(audit_error)?;
-    for item in store.leaves(0, u64::MAX) {
-        let (index, leaf) = item?;
-        let (_, nodes) = v.push(index, &leaf).map_err(audit_error)?;
+    for item in store.leaf_records(0, u64::MAX) {
+        let (index, record) = item?;
+        let (_, nodes) = v.push(index, &record.leaf).map_err(audit_error)?;
         for (level, node, hash) in nodes {
-            if store.tree_node(level, node)? != Some(hash) {
+            if record.node(level) != Some(hash) {
                 return Err(audit_error(VerifyError::NodeMismatch { level, node }));
             }
         }

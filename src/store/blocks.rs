@@ -38,6 +38,11 @@ pub struct LeafRecord {
 }
 
 impl LeafRecord {
+    /// The stored hash of the subtree at `level` this leaf completes (level 0: the leaf's own).
+    pub fn node(&self, level: u8) -> Option<[u8; 32]> {
+        self.nodes.get(usize::from(level)).copied()
+    }
+
     fn encoded_len(&self) -> usize {
         4 + self.leaf.len() + 1 + 32 * self.nodes.len()
     }

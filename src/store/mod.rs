@@ -562,6 +562,18 @@ impl Store {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
+        self.leaf_records(start, end)
+            .map(|item| item.map(|(index, record)| (index, record.leaf)))
+    }
+
+    /// The audit leaves with indexes in `[start, end)` as [`Store::leaves`] gives them, each
+    /// with the Merkle node hashes stored with it: exactly the nodes that leaf completes, so a
+    /// verifier pushing the leaves in order compares each completed node without a lookup.
+    pub fn leaf_records(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<(u64, LeafRecord), StoreError>> + '_ {
         // The block holding `start` may begin before it; every other block begins in range.
         let before = match self.block_at(start) {
             Ok(Some((first, block))) if first < start => Some(Ok((first, block))),
@@ -583,7 +595,7 @@ impl Store {
                         .into_iter()
                         .zip(first..)
                         .filter(|(_, index)| (start..end).contains(index))
-                        .map(|(r, index)| Ok((index, r.leaf)))
+                        .map(|(r, index)| Ok((index, r)))
                         .collect(),
                     Err(reason) => vec![Err(corrupt_block(&block_key(first), reason))],
                 }

@@ -99,11 +99,18 @@ pub struct ReplayedLeaf {
     pub leaf: Vec<u8>,
 }
 
-/// Calls `AuditService/Replay`, reading each `AuditRecord` as a [`ReplayedLeaf`].
+/// Replays the entries `[start, end)` (`AuditService/Replay`, not following), reading each
+/// `AuditRecord` as a [`ReplayedLeaf`].
 pub async fn replay_leaves(
     channel: Channel,
-    request: crate::proto::v1::ReplayRequest,
+    start: u64,
+    end: u64,
 ) -> Result<tonic::Streaming<ReplayedLeaf>, tonic::Status> {
+    let request = crate::proto::v1::ReplayRequest {
+        start,
+        end,
+        follow: false,
+    };
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()
         .await

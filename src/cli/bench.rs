@@ -45,8 +45,8 @@ use crate::proto::v1::advisory_service_client::AdvisoryServiceClient;
 use crate::proto::v1::audit_service_client::AuditServiceClient;
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{
-    GetCheckpointRequest, Handling, Likelihood, MatchToken, PublishRequest, ReplayRequest,
-    RiskGrade, SubjectKind, TokenKind, VetRequest,
+    GetCheckpointRequest, Handling, Likelihood, MatchToken, PublishRequest, RiskGrade, SubjectKind,
+    TokenKind, VetRequest,
 };
 use crate::Error;
 
@@ -809,16 +809,21 @@ async fn seed(
         max_calls: count,
     };
     drive(&clients.official, load, move |channel, n| {
-        let request = publish_request(format!("b{run}-seed-{n}"), tokens(&run, "a", n), n);
-        async move {
-            AdvisoryServiceClient::new(channel)
-                .publish(request)
-                .await
-                .map(drop)
-                .map_err(status_code)
-        }
+        publish(
+            channel,
+            publish_request(format!("b{run}-seed-{n}"), tokens(&run, "a", n), n),
+        )
     })
     .await
+}
+
+/// One Publish call, answered or refused with its code's name.
+async fn publish(channel: Channel, request: PublishRequest) -> Result<(), String> {
+    AdvisoryServiceClient::new(channel)
+        .publish(request)
+        .await
+        .map(drop)
+        .map_err(status_code)
 }
 
 /// Runs one of the unary scenarios.
@@ -888,13 +893,7 @@ async fn run_unary(
                     tokens(&run, "p", n),
                     advisories + n,
                 );
-                async move {
-                    AdvisoryServiceClient::new(channel)
-                        .publish(request)
-                        .await
-                        .map(drop)
-                        .map_err(status_code)
-                }
+                publish(channel, request)
             })
             .await
         }
@@ -1033,12 +1032,7 @@ async fn audit_verify(channel: Channel, duration: Duration) -> Result<Outcome, E
         .map_err(|e| audit(VerifyError::from(e)))?;
     let mut v = LogVerifier::new(cp.clone(), None).map_err(audit)?;
     if cp.size > 0 {
-        let request = ReplayRequest {
-            start: 0,
-            end: cp.size,
-            follow: false,
-        };
-        let mut stream = crate::client::replay_leaves(channel, request).await?;
+        let mut stream = crate::client::replay_leaves(channel, 0, cp.size).await?;
         let mut last = Instant::now();
         loop {
             match tokio::time::timeout_at(give_up, stream.next()).await {

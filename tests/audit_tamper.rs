@@ -1,5 +1,6 @@
-//! Tampering with a copy of a real gateway's store — a changed byte, a deleted, swapped or
-//! appended entry, a changed Merkle node — is caught by the offline verifier
+//! Tampering with a copy of a real gateway's store — a changed byte (through the store or in the
+//! log file itself), a deleted, swapped or appended entry, a changed Merkle node, a log file cut
+//! short — is caught by the offline verifier
 //! (`portcullis audit verify --data`), by the online verifier (`portcullis audit verify` against
 //! a gateway started on the copy), and, where it applies, by the start-up check, which refuses to
 //! start and names the first bad index.
@@ -292,5 +293,51 @@ async fn tampering_is_caught_offline_online_and_at_start_up() {
         "changed node, offline",
         verify_offline(node.path()).await,
         "stored hash of entries [0, 8)",
+    );
+
+    // 7. One byte of an entry changed in the log file itself, not through the store.
+    let in_file = tampered(&base, |_| {});
+    let target = leaf(&Store::open(in_file.path()).unwrap(), 3);
+    let path = in_file.path().join("audit.log");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(target.len())
+        .position(|w| w == target.as_slice())
+        .expect("entry 3 is in the log file as stored")
+        + target.len()
+        - 1;
+    bytes[at] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_caught(
+        "changed byte in the file, offline",
+        verify_offline(in_file.path()).await,
+        "stored hash of entries [3, 4)",
+    );
+    assert_caught(
+        "changed byte in the file, online",
+        verify_online(in_file.path()).await.unwrap(),
+        "recomputed from the log differs from the signed checkpoint",
+    );
+
+    // 8. The log file cut short by one byte: acknowledged entries are gone, so the gateway
+    //    refuses to start and offline verification fails, both saying so.
+    let cut = tampered(&base, |_| {});
+    let path = cut.path().join("audit.log");
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 1)
+        .unwrap();
+    let missing = "audit entries were removed from the end of the log";
+    match verify_online(cut.path()).await {
+        Err(e) => assert!(e.to_string().contains(missing), "refused for: {e}"),
+        Ok((ok, out)) => panic!("the gateway started on a cut log (verify ok={ok}): {out}"),
+    }
+    assert_caught(
+        "cut short, offline",
+        verify_offline(cut.path()).await,
+        missing,
     );
 }

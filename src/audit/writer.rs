@@ -147,6 +147,19 @@ fn nanos(ts: &Timestamp) -> i128 {
     i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
 }
 
+/// [`Store::append`] off the runtime's threads: it waits for the log file's sync.
+async fn append(
+    store: &Store,
+    first: u64,
+    leaves: Vec<LeafRecord>,
+    changes: Changes,
+) -> Result<(), crate::store::StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.append(first, &leaves, changes))
+        .await
+        .unwrap_or_else(|e| Err(crate::store::StoreError::Interrupted(e.to_string())))
+}
+
 async fn run(
     store: Store,
     mut rx: mpsc::Receiver<Job>,
@@ -189,7 +202,8 @@ async fn run(
             }
         }
         let started = std::time::Instant::now();
-        let result = match store.append(next, &leaves, changes) {
+        let count = leaves.len() as u64;
+        let result = match append(&store, next, leaves, changes).await {
             Ok(()) => store.flush().await,
             Err(e) => Err(e),
         };
@@ -201,21 +215,21 @@ async fn run(
                         at,
                     }));
                 }
-                next += leaves.len() as u64;
+                next += count;
                 frontier = grown;
                 last_at = at;
                 durable.send_replace(next);
-                crate::metrics::global().audit_batch(leaves.len(), started.elapsed(), next);
+                crate::metrics::global().audit_batch(count as usize, started.elapsed(), next);
             }
             Err(e) => {
                 // Nothing of this batch was applied (the batch is atomic) unless the flush
                 // itself failed; either way no caller may disclose anything.
-                tracing::error!(error = %e, batch = leaves.len(), "audit batch failed");
+                tracing::error!(error = %e, batch = count, "audit batch failed");
                 crate::metrics::global().audit_failure();
                 if store.log_size().map(|size| size != next).unwrap_or(true) {
                     // The batch was applied but not made durable; its indexes are taken. The
                     // next successful flush makes it durable and publishes the size.
-                    next += leaves.len() as u64;
+                    next += count;
                     frontier = grown;
                 }
                 for job in jobs.drain(..) {

@@ -1,9 +1,10 @@
-//! Audit leaves are stored in blocks: one sled value holds a run of consecutive leaves, each
-//! followed by the hashes of the complete Merkle subtrees it completes.
+//! Audit leaves are stored in blocks: one block in the log file ([`super::log_file`]) holds a run
+//! of consecutive leaves, each followed by the hashes of the complete Merkle subtrees it
+//! completes.
 //!
 //! sled spends about the same CPU on every key it inserts, whatever the value's size, so a
-//! block per group commit costs one insert where a key per leaf and per node cost three per
-//! entry. A block is written once, by the audit writer, and never changed.
+//! block per group commit costs one small sled insert (its pointer) where a key per leaf and per
+//! node cost three per entry. A block is written once, by the audit writer, and never changed.
 //!
 //! Encoding (all integers big-endian):
 //!
@@ -24,7 +25,7 @@ const VERSION: u8 = 1;
 pub(super) const MAX_LEAVES: usize = 256;
 
 /// A block is closed before it grows past this many bytes (unless it holds a single leaf), so
-/// that sled keeps it inline with the tree.
+/// that reading one leaf or node (one block read) stays cheap.
 pub(super) const MAX_BYTES: usize = 64 * 1024;
 
 /// One audit leaf and the hashes of the complete Merkle subtrees it completes, lowest level

@@ -15,24 +15,33 @@
 //! | `P` | party, `0x00`, cursor (u64 BE) | a notice for the party (encoded by the domain) |
 //! | `U` | official unit, `0x00`, cursor (u64 BE) | a hit for the unit (encoded by the domain) |
 //! | `E` | valid_until seconds (u64 BE), advisory id | version whose expiry is still to be announced |
-//! | `B` | index of the block's first leaf (u64 BE) | a block of audit leaves with their Merkle node hashes ([`blocks`]) |
+//! | `B` | index of the block's first leaf (u64 BE) | where the block is in the log file: offset (u64 BE), length (u32 BE) |
 //! | `M` | `log-size` | number of audit entries (u64 BE) |
+//! | `M` | `log-bytes` | the log file's committed length (u64 BE) |
 //! | `C` | `latest` | the latest signed checkpoint (signed-note text, UTF-8) |
 //!
 //! Merkle node `(level, index)` is the root of the perfect subtree over audit leaves
 //! `[index << level, (index + 1) << level)`. The writer stores each one with the leaf that
 //! completes it (leaf `((index + 1) << level) - 1`), in that leaf's block, so any node is one
 //! block read and the tree's root and proofs need O(log n) reads. A block holds the leaves of
-//! one group commit (up to [`blocks::MAX_LEAVES`]), so the log costs sled one insert per block
-//! rather than one per leaf and per node.
+//! one group commit (up to [`blocks::MAX_LEAVES`]), so the log costs sled one small insert per
+//! block rather than one per leaf and per node.
 //!
-//! Data directories of the first layout (one `L` key per leaf, one `N` key per node) are
+//! The blocks themselves are not in sled but in an append-only file beside it ([`log_file`]):
+//! sled keeps whatever a scan reads in memory and opens more slowly the more it holds, and the
+//! log is by far the largest and longest-lived thing stored. The file is written and synced
+//! before the sled batch that refers to it is applied, so an entry exists exactly when its sled
+//! batch does, together with the state change it records.
+//!
+//! Data directories of earlier layouts (a key per leaf and per node, or blocks inside sled) are
 //! recognised and refused at start-up (see [`Store::has_legacy_log`]).
 //!
-//! Durability is explicit: [`Store::append`] applies a batch, [`Store::flush`] makes everything
-//! applied so far durable. The audit writer calls both; nothing else writes.
+//! Durability is explicit: [`Store::append`] writes and syncs the log file and applies a sled
+//! batch; [`Store::flush`] makes every sled batch applied so far durable. The audit writer calls
+//! both; nothing else writes.
 
 pub mod blocks;
+mod log_file;
 mod records;
 
 use std::path::Path;
@@ -42,6 +51,7 @@ use std::sync::Arc;
 use prost::Message;
 
 pub use blocks::LeafRecord;
+use log_file::{LogFile, Pointer};
 pub use records::{AdvisoryVersion, IdempotencyRecord, WatchRecord};
 
 const ADVISORY: u8 = b'A';
@@ -57,6 +67,7 @@ const PARTY_NOTICE: u8 = b'P';
 const UNIT_HIT: u8 = b'U';
 const EXPIRY: u8 = b'E';
 const LOG_SIZE: &[u8] = b"Mlog-size";
+const LOG_BYTES: &[u8] = b"Mlog-bytes";
 const CHECKPOINT: &[u8] = b"Clatest";
 
 /// The page cache when none is configured. sled's own default (1 GiB) is what made a
@@ -84,6 +95,18 @@ pub enum StoreError {
     /// A record cannot be encoded for storage (a leaf over 4 GiB).
     #[error("cannot encode a record: {0}")]
     Encoding(String),
+    /// A write ended without reporting its outcome (its blocking task panicked or was
+    /// cancelled): whether it was applied is to be read back from the store.
+    #[error("a store write was interrupted: {0}")]
+    Interrupted(String),
+    /// Reading or writing the audit log file failed.
+    #[error("audit log file {path}: {source}")]
+    LogFile {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Fault injection for tests of the fail-closed path: when set, every append fails.
@@ -194,6 +217,7 @@ impl Changes {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    log: Arc<LogFile>,
     faults: Arc<Faults>,
 }
 
@@ -337,7 +361,12 @@ impl Store {
             .mode(sled::Mode::HighThroughput)
             .cache_capacity(cache_bytes)
             .open()?;
+        let committed = match db.get(LOG_BYTES)? {
+            Some(bytes) => be_u64(LOG_BYTES, &bytes)?,
+            None => 0,
+        };
         Ok(Store {
+            log: Arc::new(LogFile::open(dir, committed)?),
             db,
             faults: Arc::new(Faults::default()),
         })
@@ -526,14 +555,21 @@ impl Store {
 
     /// The block holding leaf `index` if there is one: the stored block with the greatest
     /// first index not above `index` (it may end before `index`).
-    fn block_at(&self, index: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+    fn block_at(&self, index: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         match self.db.range(block_key(0)..=block_key(index)).next_back() {
-            Some(item) => {
-                let (key, value) = item?;
-                Ok(Some((be_u64(&key, &key[1..])?, value)))
-            }
+            Some(item) => self.read_block(item?).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The first index and the bytes of the block a `B` key and its pointer describe.
+    fn read_block(
+        &self,
+        (key, value): (sled::IVec, sled::IVec),
+    ) -> Result<(u64, Vec<u8>), StoreError> {
+        let first = be_u64(&key, &key[1..])?;
+        let pointer = Pointer::decode(&value).map_err(|reason| corrupt_block(&key, reason))?;
+        Ok((first, self.log.read(pointer)?))
     }
 
     /// Calls `f` with the record of leaf `index`, if it is stored.
@@ -580,12 +616,12 @@ impl Store {
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         };
-        let within = self.db.range(block_key(start)..block_key(end)).map(|item| {
-            let (key, value) = item?;
-            Ok((be_u64(&key, &key[1..])?, value))
-        });
+        let within = self
+            .db
+            .range(block_key(start)..block_key(end))
+            .map(|item| self.read_block(item?));
         before.into_iter().chain(within).flat_map(
-            move |block: Result<(u64, sled::IVec), StoreError>| {
+            move |block: Result<(u64, Vec<u8>), StoreError>| {
                 let (first, bytes) = match block {
                     Ok(b) => b,
                     Err(e) => return vec![Err(e)],
@@ -611,15 +647,16 @@ impl Store {
         Ok(self.with_record(leaf, |r| r.node(level))?.flatten())
     }
 
-    /// Whether the directory holds a log in the first layout (a key per leaf and per node),
-    /// which this version does not read.
+    /// Whether the directory holds a log in an earlier layout, which this version does not
+    /// read: a key per leaf and per node, or blocks inside sled (entries but no log file
+    /// length).
     pub fn has_legacy_log(&self) -> Result<bool, StoreError> {
         for prefix in [LEGACY_LEAF, LEGACY_NODE] {
             if self.db.scan_prefix([prefix]).next().transpose()?.is_some() {
                 return Ok(true);
             }
         }
-        Ok(false)
+        Ok(self.log_size()? > 0 && self.db.get(LOG_BYTES)?.is_none())
     }
 
     /// The latest signed checkpoint (signed-note text), if one was ever stored.
@@ -679,19 +716,20 @@ impl Store {
             None => None,
         };
         let mut batch = sled::Batch::default();
+        let mut blocks = Vec::new();
         match (found, leaf) {
             (Some((first, mut records, position)), Some(leaf)) => {
                 records[position].leaf = leaf.to_vec();
-                batch.insert(&block_key(first), self.encode_block(&records)?);
+                blocks.push((first, self.encode_block(&records)?));
             }
             (Some((first, records, position)), None) => {
                 batch.remove(&block_key(first));
                 if position > 0 {
-                    batch.insert(&block_key(first), self.encode_block(&records[..position])?);
+                    blocks.push((first, self.encode_block(&records[..position])?));
                 }
                 if position + 1 < records.len() {
                     let after = &records[position + 1..];
-                    batch.insert(&block_key(index + 1), self.encode_block(after)?);
+                    blocks.push((index + 1, self.encode_block(after)?));
                 }
             }
             (None, Some(leaf)) => {
@@ -699,13 +737,30 @@ impl Store {
                     leaf: leaf.to_vec(),
                     nodes: Vec::new(),
                 };
-                batch.insert(&block_key(index), self.encode_block(&[record])?);
+                blocks.push((index, self.encode_block(&[record])?));
             }
             (None, None) => {}
         }
-        self.db.apply_batch(batch)?;
-        self.db.flush()?;
-        Ok(())
+        self.raw_write_blocks(blocks, batch)
+    }
+
+    /// For tamper helpers: appends `blocks` (first index, bytes) to the log file and applies
+    /// `batch` with pointers to them, durably.
+    fn raw_write_blocks(
+        &self,
+        blocks: Vec<(u64, Vec<u8>)>,
+        mut batch: sled::Batch,
+    ) -> Result<(), StoreError> {
+        let (firsts, bytes): (Vec<u64>, Vec<Vec<u8>>) = blocks.into_iter().unzip();
+        self.log.append(&bytes, |pointers, end| {
+            for (first, pointer) in firsts.iter().zip(pointers) {
+                batch.insert(&block_key(*first), &pointer.encode()[..]);
+            }
+            batch.insert(LOG_BYTES, &end.to_be_bytes()[..]);
+            self.db.apply_batch(batch)?;
+            self.db.flush()?;
+            Ok(())
+        })
     }
 
     /// For tamper tests only: overwrites the stored hash of Merkle node `(level, index)` in the
@@ -725,10 +780,8 @@ impl Store {
             record.nodes.resize(level + 1, [0; 32]);
         }
         record.nodes[level] = hash;
-        self.db
-            .insert(block_key(first), self.encode_block(&records)?)?;
-        self.db.flush()?;
-        Ok(())
+        let block = self.encode_block(&records)?;
+        self.raw_write_blocks(vec![(first, block)], sled::Batch::default())
     }
 
     fn encode_block(&self, records: &[LeafRecord]) -> Result<Vec<u8>, StoreError> {
@@ -742,7 +795,9 @@ impl Store {
     }
 
     /// Applies, atomically, audit leaves (with their Merkle node hashes) starting at
-    /// `first_index`, and `changes`. Not durable until [`Store::flush`].
+    /// `first_index`, and `changes`: writes and syncs the leaves' blocks to the log file, then
+    /// applies one sled batch that refers to them. Blocks on the file sync; the sled batch is
+    /// not durable until [`Store::flush`].
     pub fn append(
         &self,
         first_index: u64,
@@ -752,22 +807,29 @@ impl Store {
         if self.faults.fail_appends.load(Ordering::SeqCst) {
             return Err(StoreError::Injected);
         }
-        let mut batch = sled::Batch::default();
-        let mut first = first_index;
-        for run in blocks::split(leaves) {
-            batch.insert(&block_key(first), self.encode_block(run)?);
-            first += run.len() as u64;
-        }
-        let size = first_index + leaves.len() as u64;
-        batch.insert(LOG_SIZE, &size.to_be_bytes()[..]);
-        for (k, v) in changes.puts {
-            batch.insert(k, v);
-        }
-        for k in changes.removes {
-            batch.remove(k);
-        }
-        self.db.apply_batch(batch)?;
-        Ok(())
+        let runs = blocks::split(leaves);
+        let encoded = runs
+            .iter()
+            .map(|run| self.encode_block(run))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.log.append(&encoded, |pointers, end| {
+            let mut batch = sled::Batch::default();
+            let mut first = first_index;
+            for (run, pointer) in runs.iter().zip(pointers) {
+                batch.insert(&block_key(first), &pointer.encode()[..]);
+                first += run.len() as u64;
+            }
+            batch.insert(LOG_SIZE, &first.to_be_bytes()[..]);
+            batch.insert(LOG_BYTES, &end.to_be_bytes()[..]);
+            for (k, v) in changes.puts {
+                batch.insert(k, v);
+            }
+            for k in changes.removes {
+                batch.remove(k);
+            }
+            self.db.apply_batch(batch)?;
+            Ok(())
+        })
     }
 
     /// Makes everything applied so far durable.
@@ -897,6 +959,28 @@ mod tests {
         assert!(store.leaves(0, 3).any(|r| r.is_err()));
         assert!(!store.has_legacy_log().unwrap());
         store.raw_set(b"L\0\0\0\0\0\0\0\0", Some(b"old")).unwrap();
+        assert!(store.has_legacy_log().unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_log_is_in_its_file_and_blocks_inside_sled_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .append(
+                0,
+                &records(&[b"first-leaf", b"second-leaf"]),
+                Changes::new(),
+            )
+            .unwrap();
+        store.flush().await.unwrap();
+        let file = std::fs::read(dir.path().join(log_file::FILE_NAME)).unwrap();
+        assert!(file.windows(11).any(|w| w == b"second-leaf"));
+        let pointer = store.raw_get(&block_key(0)).unwrap().unwrap();
+        assert_eq!(pointer.len(), 12, "sled holds a pointer, not the block");
+        assert!(!store.has_legacy_log().unwrap());
+        // A store with entries but no log file length is of the layout with blocks in sled.
+        store.raw_set(LOG_BYTES, None).unwrap();
         assert!(store.has_legacy_log().unwrap());
     }
 

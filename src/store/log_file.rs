@@ -21,6 +21,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::StoreError;
@@ -74,8 +75,11 @@ impl Pointer {
 pub(super) struct LogFile {
     file: File,
     path: PathBuf,
-    /// The committed length: every byte before it is referred to by sled.
-    end: Mutex<u64>,
+    /// The committed length: every byte before it is referred to by sled. Readers only load
+    /// it, so they never wait for a write's sync.
+    end: AtomicU64,
+    /// Serialises appends (the audit writer is the only one, tamper helpers aside).
+    append_lock: Mutex<()>,
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> StoreError {
@@ -128,12 +132,13 @@ impl LogFile {
         Ok(LogFile {
             file,
             path,
-            end: Mutex::new(committed),
+            end: AtomicU64::new(committed),
+            append_lock: Mutex::new(()),
         })
     }
 
     /// Writes `blocks` after the committed end and makes them durable, then calls `commit` with
-    /// their pointers and the file's new length. The committed end moves only if `commit`
+    /// their pointers and the file's new length. The committed end stays moved only if `commit`
     /// succeeds; otherwise the next append writes over the same bytes.
     pub(super) fn append<T>(
         &self,
@@ -141,11 +146,12 @@ impl LogFile {
         commit: impl FnOnce(&[Pointer], u64) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         // A poisoned lock only means a panic elsewhere while it was held; the committed end is
-        // changed only after a successful commit, so its value is still right.
-        let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
+        // changed only after a successful commit, so it is still right.
+        let _appending = self.append_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let start = self.end.load(Ordering::Acquire);
         let mut bytes = Vec::with_capacity(blocks.iter().map(Vec::len).sum());
         let mut pointers = Vec::with_capacity(blocks.len());
-        let mut offset = *end;
+        let mut offset = start;
         for block in blocks {
             let len = u32::try_from(block.len())
                 .map_err(|_| StoreError::Encoding(format!("a block of {} bytes", block.len())))?;
@@ -154,17 +160,19 @@ impl LogFile {
             bytes.extend_from_slice(block);
         }
         self.file
-            .write_all_at(&bytes, *end)
+            .write_all_at(&bytes, start)
             .and_then(|()| self.file.sync_data())
             .map_err(|e| io_error(&self.path, e))?;
-        let result = commit(&pointers, offset)?;
-        *end = offset;
-        Ok(result)
+        // Readable before sled refers to it, so that a reader who finds a new pointer in sled
+        // never finds it past the end; back to `start` if the commit fails, when nothing refers
+        // to it.
+        self.end.store(offset, Ordering::Release);
+        commit(&pointers, offset).inspect_err(|_| self.end.store(start, Ordering::Release))
     }
 
     /// Reads the block at `pointer`, which must lie within the committed length.
     pub(super) fn read(&self, pointer: Pointer) -> Result<Vec<u8>, StoreError> {
-        let committed = *self.end.lock().unwrap_or_else(|e| e.into_inner());
+        let committed = self.end.load(Ordering::Acquire);
         if pointer.end().is_none_or(|end| end > committed) {
             return Err(StoreError::Corrupt {
                 key: hex::encode(FILE_NAME),

@@ -5,6 +5,13 @@
 //! flush serves every call that arrived during the previous one. Indexes are assigned here, in
 //! order, and times never decrease with the index.
 //!
+//! Applying and flushing overlap: while sled flushes one batch, the writer appends and applies
+//! the next (its log file synced first, as always), and the following flush makes every batch
+//! applied since durable. A call learns its entry is durable only after the flush that covers
+//! it. A caller that serialises changes under a lock can use [`AuditLog::record_staged`] to let
+//! the next change proceed once its own is applied (visible to reads) and wait for durability
+//! after releasing the lock.
+//!
 //! The writer also keeps the Merkle [`Frontier`] of the log: for every leaf it pushes
 //! `leaf_hash(leaf)` and stores the hash of each complete subtree the leaf completes with the
 //! leaf itself, in the same atomic batch, so the stored nodes always describe exactly the stored
@@ -39,7 +46,48 @@ pub struct Committed {
 struct Job {
     entry: AuditEntry,
     effects: Option<Effects>,
+    /// Told once the entry and its effects are applied (readable), before they are durable.
+    applied: Option<oneshot::Sender<()>>,
     reply: oneshot::Sender<Result<Committed, AuditError>>,
+}
+
+/// An entry applied to the store and waiting for the flush that makes it durable: see
+/// [`AuditLog::record_staged`].
+#[derive(Debug)]
+pub struct Staged {
+    answer: oneshot::Receiver<Result<Committed, AuditError>>,
+    deadline: tokio::time::Instant,
+    write_timeout: Duration,
+}
+
+impl Staged {
+    /// Waits until the entry is durable (within what is left of the write timeout).
+    pub async fn durable(self) -> Result<Committed, AuditError> {
+        let answer = async {
+            self.answer
+                .await
+                .map_err(|_| AuditError::Unavailable("writer stopped".into()))?
+        };
+        within(self.deadline, self.write_timeout, answer).await
+    }
+}
+
+/// `wait` bounded by `deadline`; a timeout fails closed.
+async fn within<T>(
+    deadline: tokio::time::Instant,
+    write_timeout: Duration,
+    wait: impl std::future::Future<Output = Result<T, AuditError>>,
+) -> Result<T, AuditError> {
+    match tokio::time::timeout_at(deadline, wait).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::error!(
+                timeout_ms = write_timeout.as_millis() as u64,
+                "audit entry not durable in time; failing closed"
+            );
+            Err(AuditError::Unavailable("audit write timed out".into()))
+        }
+    }
 }
 
 /// A handle to the audit log writer. Cheap to clone; the writer stops when every handle is
@@ -110,15 +158,56 @@ impl AuditLog {
         self.submit(entry, Some(effects)).await
     }
 
+    /// Records `entry` with `effects` and returns once both are applied (visible to reads),
+    /// before they are durable; [`Staged::durable`] waits for that. The write timeout covers
+    /// both waits together.
+    pub async fn record_staged(
+        &self,
+        entry: AuditEntry,
+        effects: Effects,
+    ) -> Result<Staged, AuditError> {
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let (applied, was_applied) = oneshot::channel();
+        let (reply, answer) = oneshot::channel();
+        let staged = Staged {
+            answer,
+            deadline,
+            write_timeout: self.write_timeout,
+        };
+        let job = Job {
+            entry,
+            effects: Some(effects),
+            applied: Some(applied),
+            reply,
+        };
+        let wait = async {
+            self.tx
+                .send(job)
+                .await
+                .map_err(|_| AuditError::Unavailable("writer stopped".into()))?;
+            Ok(was_applied.await.is_ok())
+        };
+        if within(deadline, self.write_timeout, wait).await? {
+            return Ok(staged);
+        }
+        // Not applied: the writer answers why.
+        match staged.durable().await {
+            Err(e) => Err(e),
+            Ok(_) => Err(AuditError::Unavailable("audit write failed".into())),
+        }
+    }
+
     async fn submit(
         &self,
         entry: AuditEntry,
         effects: Option<Effects>,
     ) -> Result<Committed, AuditError> {
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
         let (reply, answer) = oneshot::channel();
         let job = Job {
             entry,
             effects,
+            applied: None,
             reply,
         };
         let wait = async {
@@ -130,16 +219,7 @@ impl AuditLog {
                 .await
                 .map_err(|_| AuditError::Unavailable("writer stopped".into()))?
         };
-        match tokio::time::timeout(self.write_timeout, wait).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::error!(
-                    timeout_ms = self.write_timeout.as_millis() as u64,
-                    "audit entry not durable in time; failing closed"
-                );
-                Err(AuditError::Unavailable("audit write timed out".into()))
-            }
-        }
+        within(deadline, self.write_timeout, wait).await
     }
 }
 
@@ -160,6 +240,68 @@ async fn append(
         .unwrap_or_else(|e| Err(crate::store::StoreError::Interrupted(e.to_string())))
 }
 
+/// Batches applied to the store, waiting for the flush that makes them durable.
+struct Applied {
+    jobs: Vec<Job>,
+    first: u64,
+    at: Timestamp,
+    /// The log's size once this batch is durable.
+    size: u64,
+    started: std::time::Instant,
+}
+
+/// A flush in progress and the batches it covers.
+type Flushing = (
+    JoinHandle<Result<(), crate::store::StoreError>>,
+    Vec<Applied>,
+);
+
+/// Waits for the flush in progress, if any (never resolves otherwise).
+async fn flushed(flushing: &mut Option<Flushing>) -> Result<(), crate::store::StoreError> {
+    match flushing {
+        Some((task, _)) => task
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Interrupted(e.to_string()))),
+        None => std::future::pending().await,
+    }
+}
+
+/// Answers the calls of `batches` once their flush ended with `result`.
+fn finish(
+    batches: Vec<Applied>,
+    result: Result<(), crate::store::StoreError>,
+    durable: &watch::Sender<u64>,
+) {
+    match result {
+        Ok(()) => {
+            for batch in batches {
+                let count = batch.jobs.len();
+                for (i, job) in batch.jobs.into_iter().enumerate() {
+                    let _ = job.reply.send(Ok(Committed {
+                        index: batch.first + i as u64,
+                        at: batch.at,
+                    }));
+                }
+                durable.send_replace(batch.size);
+                crate::metrics::global().audit_batch(count, batch.started.elapsed(), batch.size);
+            }
+        }
+        Err(e) => {
+            // Applied but not known to be durable: the indexes are taken, and the next
+            // successful flush makes these entries durable and publishes the size. No caller
+            // may disclose anything meanwhile.
+            let count: usize = batches.iter().map(|b| b.jobs.len()).sum();
+            tracing::error!(error = %e, batch = count, "audit flush failed");
+            crate::metrics::global().audit_failure();
+            for job in batches.into_iter().flat_map(|b| b.jobs) {
+                let _ = job
+                    .reply
+                    .send(Err(AuditError::Unavailable("audit write failed".into())));
+            }
+        }
+    }
+}
+
 async fn run(
     store: Store,
     mut rx: mpsc::Receiver<Job>,
@@ -169,88 +311,154 @@ async fn run(
 ) {
     let mut next = frontier.size();
     let mut last_at = Timestamp::default();
-    let mut jobs = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.recv().await {
-        jobs.push(first);
-        while jobs.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
+    let mut waiting: Vec<Applied> = Vec::new();
+    let mut flushing: Option<Flushing> = None;
+    let mut open = true;
+    while open || flushing.is_some() || !waiting.is_empty() {
+        if flushing.is_none() && !waiting.is_empty() {
+            let store = store.clone();
+            let task = tokio::spawn(async move { store.flush().await });
+            flushing = Some((task, std::mem::take(&mut waiting)));
         }
-        let mut at = super::now();
-        if nanos(&at) < nanos(&last_at) {
-            at = last_at;
-        }
-        let mut leaves = Vec::with_capacity(jobs.len());
-        let mut changes = Changes::new();
-        // The frontier as it will be once this batch is applied; kept only if it is.
-        let mut grown = frontier.clone();
-        for (i, job) in jobs.iter_mut().enumerate() {
-            let index = next + i as u64;
-            job.entry.index = index;
-            job.entry.at = Some(at);
-            let leaf = job.entry.encode_to_vec();
-            let nodes = grown
-                .push(leaf_hash(&leaf))
-                .into_iter()
-                .map(|(_, _, hash)| hash)
-                .collect();
-            leaves.push(LeafRecord { leaf, nodes });
-            if let Some(effects) = job.effects.take() {
-                changes.extend(effects(index, &at));
-            }
-        }
-        let started = std::time::Instant::now();
-        let count = leaves.len() as u64;
-        let result = match append(&store, next, leaves, changes).await {
-            Ok(()) => store.flush().await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                for (i, job) in jobs.drain(..).enumerate() {
-                    let _ = job.reply.send(Ok(Committed {
-                        index: next + i as u64,
-                        at,
-                    }));
+        tokio::select! {
+            biased;
+            result = flushed(&mut flushing) => {
+                if let Some((_, batches)) = flushing.take() {
+                    finish(batches, result, &durable);
                 }
-                next += count;
-                frontier = grown;
-                last_at = at;
-                durable.send_replace(next);
-                crate::metrics::global().audit_batch(count as usize, started.elapsed(), next);
             }
-            Err(e) => {
-                // Nothing of this batch was applied (the batch is atomic) unless the flush
-                // itself failed; either way no caller may disclose anything.
-                tracing::error!(error = %e, batch = count, "audit batch failed");
-                crate::metrics::global().audit_failure();
-                if store.log_size().map(|size| size != next).unwrap_or(true) {
-                    // The batch was applied but not made durable; its indexes are taken. The
-                    // next successful flush makes it durable and publishes the size.
+            first = rx.recv(), if open => {
+                let Some(first) = first else {
+                    open = false;
+                    continue;
+                };
+                let mut jobs = Vec::with_capacity(max_batch);
+                jobs.push(first);
+                while jobs.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let mut at = super::now();
+                if nanos(&at) < nanos(&last_at) {
+                    at = last_at;
+                }
+                let mut leaves = Vec::with_capacity(jobs.len());
+                let mut changes = Changes::new();
+                // The frontier as it will be once this batch is applied; kept only if it is.
+                let mut grown = frontier.clone();
+                for (i, job) in jobs.iter_mut().enumerate() {
+                    let index = next + i as u64;
+                    job.entry.index = index;
+                    job.entry.at = Some(at);
+                    let leaf = job.entry.encode_to_vec();
+                    let nodes = grown
+                        .push(leaf_hash(&leaf))
+                        .into_iter()
+                        .map(|(_, _, hash)| hash)
+                        .collect();
+                    leaves.push(LeafRecord { leaf, nodes });
+                    if let Some(effects) = job.effects.take() {
+                        changes.extend(effects(index, &at));
+                    }
+                }
+                let started = std::time::Instant::now();
+                let count = leaves.len() as u64;
+                let applied = match append(&store, next, leaves, changes).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(error = %e, batch = count, "audit append failed");
+                        crate::metrics::global().audit_failure();
+                        for job in jobs.drain(..) {
+                            let _ = job
+                                .reply
+                                .send(Err(AuditError::Unavailable("audit write failed".into())));
+                        }
+                        // Nothing was applied (the batch is atomic) unless the failure came
+                        // after it; then its indexes are taken and a later flush covers it.
+                        store.log_size().map(|size| size != next).unwrap_or(true)
+                    }
+                };
+                if applied {
+                    for job in &mut jobs {
+                        if let Some(applied) = job.applied.take() {
+                            let _ = applied.send(());
+                        }
+                    }
+                    waiting.push(Applied {
+                        jobs,
+                        first: next,
+                        at,
+                        size: next + count,
+                        started,
+                    });
                     next += count;
                     frontier = grown;
-                }
-                for job in jobs.drain(..) {
-                    let _ = job
-                        .reply
-                        .send(Err(AuditError::Unavailable("audit write failed".into())));
+                    last_at = at;
                 }
             }
+            else => break,
         }
-    }
-    match store.flush().await {
-        Ok(()) => {
-            durable.send_replace(next);
-        }
-        Err(e) => tracing::error!(error = %e, "final audit flush failed"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn staged_entries_are_readable_before_they_are_durable_and_fail_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (log, task) = AuditLog::start(store.clone(), Duration::from_secs(5), 64).unwrap();
+        let version = crate::store::AdvisoryVersion {
+            advisory_id: "adv-staged".into(),
+            version: 1,
+            ..Default::default()
+        };
+        let staged = log
+            .record_staged(
+                AuditEntry::default(),
+                Box::new(move |_, _| {
+                    let mut changes = Changes::new();
+                    changes.advisory_version(&version);
+                    changes
+                }),
+            )
+            .await
+            .unwrap();
+        // Applied: the next change under a lock would read it.
+        assert_eq!(
+            store
+                .latest_advisory("adv-staged")
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
+        assert_eq!(store.log_size().unwrap(), 1);
+        let committed = staged.durable().await.unwrap();
+        assert_eq!(committed.index, 0);
+        assert_eq!(*log.durable().borrow(), 1);
+
+        // A failed append is an error at once, and nothing is applied.
+        store.faults().fail_appends(true);
+        let err = log
+            .record_staged(AuditEntry::default(), Box::new(|_, _| Changes::new()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuditError::Unavailable(_)), "{err:?}");
+        assert_eq!(store.log_size().unwrap(), 1);
+        store.faults().fail_appends(false);
+        let staged = log
+            .record_staged(AuditEntry::default(), Box::new(|_, _| Changes::new()))
+            .await
+            .unwrap();
+        assert_eq!(staged.durable().await.unwrap().index, 1);
+        drop(log);
+        task.await.unwrap();
+    }
 
     #[tokio::test]
     async fn assigns_contiguous_indexes_and_fails_closed() {

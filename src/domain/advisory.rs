@@ -7,7 +7,7 @@ use prost_types::Timestamp;
 use super::validate::{
     encode_page_token, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Withdrawal,
 };
-use super::{nanos, official_view, token_kind_byte, Error, Gateway};
+use super::{nanos, official_view, token_kind_byte, AdvisoryGuard, Error, Gateway};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
 use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse, NoticeKind};
@@ -127,7 +127,7 @@ impl Gateway {
         let valid_until = self.check_terms(&new.terms, &now)?;
         let scope = official_scope(&official.org);
         let fingerprint = new.fingerprint();
-        let _guard = self.advisory_lock.lock().await;
+        let guard = self.advisory_lock.lock().await;
 
         if let Some(previous) = self.store.idempotency(&scope, &new.request_id)? {
             if previous.fingerprint != fingerprint {
@@ -201,7 +201,8 @@ impl Gateway {
         let mut entry = draft.clone();
         entry.advisory_ids = vec![id];
         entry.grade = version.grade;
-        self.commit_with_notices(entry, changes, pending).await?;
+        self.commit_with_notices(entry, changes, pending, guard)
+            .await?;
         Ok(record)
     }
 
@@ -241,6 +242,7 @@ impl Gateway {
         next: AdvisoryVersion,
         draft: &AuditEntry,
         now: &Timestamp,
+        guard: AdvisoryGuard<'_>,
     ) -> Result<AdvisoryRecord, Error> {
         let record = official_view(&next, now);
         let kind = if next.withdrawn {
@@ -260,7 +262,8 @@ impl Gateway {
         let mut entry = draft.clone();
         entry.advisory_ids = vec![next.advisory_id.clone()];
         entry.grade = next.grade;
-        self.commit_with_notices(entry, changes, pending).await?;
+        self.commit_with_notices(entry, changes, pending, guard)
+            .await?;
         Ok(record)
     }
 
@@ -273,7 +276,7 @@ impl Gateway {
     ) -> Result<AdvisoryRecord, Error> {
         let now = crate::audit::now();
         let valid_until = self.check_terms(&rev.terms, &now)?;
-        let _guard = self.advisory_lock.lock().await;
+        let guard = self.advisory_lock.lock().await;
         let current = self.current_for_change(official, &rev.advisory_id, rev.expected_version)?;
         let Revision { terms, .. } = rev;
         let next = AdvisoryVersion {
@@ -294,7 +297,8 @@ impl Gateway {
             published_by: official.uri.clone(),
             ..current.clone()
         };
-        self.commit_version(&current, next, draft, &now).await
+        self.commit_version(&current, next, draft, &now, guard)
+            .await
     }
 
     /// Withdraws an advisory, as version n+1; it stops matching at once.
@@ -305,7 +309,7 @@ impl Gateway {
         draft: &AuditEntry,
     ) -> Result<AdvisoryRecord, Error> {
         let now = crate::audit::now();
-        let _guard = self.advisory_lock.lock().await;
+        let guard = self.advisory_lock.lock().await;
         let current = self.current_for_change(official, &w.advisory_id, w.expected_version)?;
         let next = AdvisoryVersion {
             version: current.version + 1,
@@ -315,7 +319,8 @@ impl Gateway {
             published_by: official.uri.clone(),
             ..current.clone()
         };
-        self.commit_version(&current, next, draft, &now).await
+        self.commit_version(&current, next, draft, &now, guard)
+            .await
     }
 
     /// The latest version of an advisory.

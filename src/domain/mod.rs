@@ -132,6 +132,9 @@ impl std::fmt::Debug for Gateway {
 
 const VET_LOCK_SHARDS: usize = 256;
 
+/// The advisory lock held: advisory changes are computed and applied one at a time.
+pub(crate) type AdvisoryGuard<'a> = tokio::sync::MutexGuard<'a, ()>;
+
 impl Gateway {
     /// The rules over `store`, recording to `log`, configured by `settings`.
     pub fn new(store: Store, log: AuditLog, settings: Arc<ArcSwap<Settings>>) -> Gateway {

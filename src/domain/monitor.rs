@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use prost::Message;
 use prost_types::Timestamp;
 
-use super::{cursor, party_view, visible_to, Error, Gateway};
+use super::{cursor, party_view, visible_to, AdvisoryGuard, Error, Gateway};
 use crate::audit::AuditEntry;
 use crate::proto::v1::{Hit, Notice, NoticeKind};
 use crate::store::{AdvisoryVersion, Changes};
@@ -91,7 +91,7 @@ impl Gateway {
         let due = self.store.due_expiries(now.seconds - 1, FEED_PAGE)?;
         let mut handled = 0;
         for (secs, id, version) in due {
-            let _guard = self.advisory_lock.lock().await;
+            let guard = self.advisory_lock.lock().await;
             let mut changes = Changes::new();
             changes.unschedule_expiry(secs, &id);
             let latest = self.store.latest_advisory(&id)?;
@@ -111,19 +111,23 @@ impl Gateway {
                 detail: "advisory expired".into(),
                 ..Default::default()
             };
-            self.commit_with_notices(entry, changes, pending).await?;
+            self.commit_with_notices(entry, changes, pending, guard)
+                .await?;
             handled += 1;
         }
         Ok(handled)
     }
 
     /// Commits `changes` and the notices they cause with `entry` (whose detail gains the
-    /// notice count), then wakes the watch streams.
+    /// notice count), then wakes the watch streams. `guard` (the advisory lock, under which
+    /// the changes were computed) is released once they are applied, so the next advisory
+    /// change reads them, and before waiting for them to be durable.
     pub(crate) async fn commit_with_notices(
         &self,
         mut entry: AuditEntry,
         mut changes: Changes,
         pending: PendingNotices,
+        guard: AdvisoryGuard<'_>,
     ) -> Result<(), Error> {
         let n = pending.len();
         if n > 0 {
@@ -133,8 +137,9 @@ impl Gateway {
                 format!("{}; {n} notices", entry.detail)
             };
         }
-        self.log
-            .record_with(
+        let staged = self
+            .log
+            .record_staged(
                 entry,
                 Box::new(move |index, _| {
                     pending.store(index, &mut changes);
@@ -142,6 +147,8 @@ impl Gateway {
                 }),
             )
             .await?;
+        drop(guard);
+        staged.durable().await?;
         if n > 0 {
             self.feed_changed();
         }

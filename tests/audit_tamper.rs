@@ -158,6 +158,17 @@ fn assert_caught(what: &str, (ok, out): (bool, String), expected: &str) {
     );
 }
 
+/// Both verifiers catch the tampering of `dir`, each with its expected message.
+async fn caught_both_ways(what: &str, dir: &Path, offline: &str, online: &str) {
+    assert_caught(
+        &format!("{what}, offline"),
+        verify_offline(dir).await,
+        offline,
+    );
+    let result = verify_online(dir).await.unwrap();
+    assert_caught(&format!("{what}, online"), result, online);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampering_is_caught_offline_online_and_at_start_up() {
     let (base_dir, early) = base().await;
@@ -182,29 +193,23 @@ async fn tampering_is_caught_offline_online_and_at_start_up() {
         l[last] ^= 1;
         set_leaf(s, 3, Some(&l));
     });
-    assert_caught(
-        "changed byte, offline",
-        verify_offline(changed.path()).await,
+    caught_both_ways(
+        "changed byte",
+        changed.path(),
         "stored hash of entries [3, 4)",
-    );
-    assert_caught(
-        "changed byte, online",
-        verify_online(changed.path()).await.unwrap(),
         "recomputed from the log differs from the signed checkpoint",
-    );
+    )
+    .await;
 
     // 2. An entry deleted.
     let deleted = tampered(&base, |s| set_leaf(s, 4, None));
-    assert_caught(
-        "deleted, offline",
-        verify_offline(deleted.path()).await,
+    caught_both_ways(
+        "deleted",
+        deleted.path(),
         "entry 4 is missing",
-    );
-    assert_caught(
-        "deleted, online",
-        verify_online(deleted.path()).await.unwrap(),
         "entry 4 is missing",
-    );
+    )
+    .await;
 
     // 3. Two entries swapped.
     let swapped = tampered(&base, |s| {
@@ -212,16 +217,13 @@ async fn tampering_is_caught_offline_online_and_at_start_up() {
         set_leaf(s, 2, Some(&b));
         set_leaf(s, 7, Some(&a));
     });
-    assert_caught(
-        "swapped, offline",
-        verify_offline(swapped.path()).await,
+    caught_both_ways(
+        "swapped",
+        swapped.path(),
         "entry 2 says it is entry 7",
-    );
-    assert_caught(
-        "swapped, online",
-        verify_online(swapped.path()).await.unwrap(),
         "entry 2 says it is entry 7",
-    );
+    )
+    .await;
 
     // 4a. An entry appended out of band (a copy of entry 0, the size bumped): no stored hash
     //     covers it, so the gateway refuses to start; offline verification names it.
@@ -255,16 +257,14 @@ async fn tampering_is_caught_offline_online_and_at_start_up() {
         )
         .unwrap();
     });
-    assert_caught(
-        "appended with nodes, offline",
-        verify_offline(forged.path()).await,
-        &format!("entry {ENTRIES} says it is entry 0"),
-    );
-    assert_caught(
-        "appended with nodes, online",
-        verify_online(forged.path()).await.unwrap(),
-        &format!("entry {ENTRIES} says it is entry 0"),
-    );
+    let forged_entry = format!("entry {ENTRIES} says it is entry 0");
+    caught_both_ways(
+        "appended with nodes",
+        forged.path(),
+        &forged_entry,
+        &forged_entry,
+    )
+    .await;
 
     // 5. An entry changed after the latest checkpoint (as after a crash before the next
     //    checkpoint: the latest persisted is the one of size 5): the start-up check re-hashes it
@@ -308,16 +308,13 @@ async fn tampering_is_caught_offline_online_and_at_start_up() {
         - 1;
     bytes[at] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
-    assert_caught(
-        "changed byte in the file, offline",
-        verify_offline(in_file.path()).await,
+    caught_both_ways(
+        "changed byte in the file",
+        in_file.path(),
         "stored hash of entries [3, 4)",
-    );
-    assert_caught(
-        "changed byte in the file, online",
-        verify_online(in_file.path()).await.unwrap(),
         "recomputed from the log differs from the signed checkpoint",
-    );
+    )
+    .await;
 
     // 8. The log file cut short by one byte: acknowledged entries are gone, so the gateway
     //    refuses to start and offline verification fails, both saying so.

@@ -166,28 +166,13 @@ impl AuditLog {
         entry: AuditEntry,
         effects: Effects,
     ) -> Result<Staged, AuditError> {
-        let deadline = tokio::time::Instant::now() + self.write_timeout;
         let (applied, was_applied) = oneshot::channel();
-        let (reply, answer) = oneshot::channel();
-        let staged = Staged {
-            answer,
-            deadline,
-            write_timeout: self.write_timeout,
-        };
-        let job = Job {
-            entry,
-            effects: Some(effects),
-            applied: Some(applied),
-            reply,
-        };
+        let (job, staged) = self.job(entry, Some(effects), Some(applied));
         let wait = async {
-            self.tx
-                .send(job)
-                .await
-                .map_err(|_| AuditError::Unavailable("writer stopped".into()))?;
+            self.send(job).await?;
             Ok(was_applied.await.is_ok())
         };
-        if within(deadline, self.write_timeout, wait).await? {
+        if within(staged.deadline, self.write_timeout, wait).await? {
             return Ok(staged);
         }
         // Not applied: the writer answers why.
@@ -202,24 +187,38 @@ impl AuditLog {
         entry: AuditEntry,
         effects: Option<Effects>,
     ) -> Result<Committed, AuditError> {
-        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let (job, staged) = self.job(entry, effects, None);
+        within(staged.deadline, self.write_timeout, self.send(job)).await?;
+        staged.durable().await
+    }
+
+    /// A job for the writer and the handle its answer arrives on; the write timeout starts now.
+    fn job(
+        &self,
+        entry: AuditEntry,
+        effects: Option<Effects>,
+        applied: Option<oneshot::Sender<()>>,
+    ) -> (Job, Staged) {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             entry,
             effects,
-            applied: None,
+            applied,
             reply,
         };
-        let wait = async {
-            self.tx
-                .send(job)
-                .await
-                .map_err(|_| AuditError::Unavailable("writer stopped".into()))?;
-            answer
-                .await
-                .map_err(|_| AuditError::Unavailable("writer stopped".into()))?
+        let staged = Staged {
+            answer,
+            deadline: tokio::time::Instant::now() + self.write_timeout,
+            write_timeout: self.write_timeout,
         };
-        within(deadline, self.write_timeout, wait).await
+        (job, staged)
+    }
+
+    async fn send(&self, job: Job) -> Result<(), AuditError> {
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| AuditError::Unavailable("writer stopped".into()))
     }
 }
 

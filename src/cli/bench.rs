@@ -714,6 +714,34 @@ impl Outcome {
         self.errors.values().sum()
     }
 
+    /// Reads `stream` until it ends, fails or `give_up` passes, handing each answer to
+    /// `answered`, which returns its latency. A failed stream counts its status code, a stream
+    /// still open at `give_up` counts DEADLINE_EXCEEDED; either ends the reading.
+    async fn drain<T>(
+        &mut self,
+        mut stream: tonic::Streaming<T>,
+        give_up: tokio::time::Instant,
+        mut answered: impl FnMut(T) -> Result<Duration, Error>,
+    ) -> Result<(), Error> {
+        loop {
+            match tokio::time::timeout_at(give_up, stream.next()).await {
+                Ok(Some(Ok(answer))) => {
+                    let latency = answered(answer)?;
+                    self.record(Ok(()), latency);
+                }
+                Ok(Some(Err(status))) => {
+                    self.record(Err(status_code(status)), Duration::ZERO);
+                    return Ok(());
+                }
+                Ok(None) => return Ok(()),
+                Err(_) => {
+                    self.record(Err("DEADLINE_EXCEEDED".to_owned()), Duration::ZERO);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     fn record(&mut self, result: Result<(), String>, latency: Duration) {
         match result {
             Ok(()) => {
@@ -931,7 +959,7 @@ async fn vet_batch(
                 ..vet_request(format!("b{run}-{tag}-{i}"), tokens(&run, &tag, i))
             }
         });
-    let mut stream = match VettingServiceClient::new(channel).vet_batch(requests).await {
+    let stream = match VettingServiceClient::new(channel).vet_batch(requests).await {
         Ok(response) => response.into_inner(),
         Err(status) => {
             outcome.record(Err(status_code(status)), Duration::ZERO);
@@ -941,26 +969,14 @@ async fn vet_batch(
     };
     // Answers still in flight at the deadline get this long to arrive.
     let give_up = tokio::time::Instant::from_std(deadline + Duration::from_secs(60));
-    loop {
-        match tokio::time::timeout_at(give_up, stream.next()).await {
-            Ok(Some(Ok(_answer))) => {
-                let latency = sent_rx
-                    .try_recv()
-                    .map(|sent| sent.elapsed())
-                    .unwrap_or_default();
-                outcome.record(Ok(()), latency);
-            }
-            Ok(Some(Err(status))) => {
-                outcome.record(Err(status_code(status)), Duration::ZERO);
-                break;
-            }
-            Ok(None) => break,
-            Err(_) => {
-                outcome.record(Err("DEADLINE_EXCEEDED".to_owned()), Duration::ZERO);
-                break;
-            }
-        }
-    }
+    outcome
+        .drain(stream, give_up, |_answer| {
+            Ok(sent_rx
+                .try_recv()
+                .map(|sent| sent.elapsed())
+                .unwrap_or_default())
+        })
+        .await?;
     outcome.elapsed = start.elapsed();
     Ok(outcome)
 }
@@ -1032,27 +1048,17 @@ async fn audit_verify(channel: Channel, duration: Duration) -> Result<Outcome, E
         .map_err(|e| audit(VerifyError::from(e)))?;
     let mut v = LogVerifier::new(cp.clone(), None).map_err(audit)?;
     if cp.size > 0 {
-        let mut stream = crate::client::replay_leaves(channel, 0, cp.size).await?;
+        let stream = crate::client::replay_leaves(channel, 0, cp.size).await?;
         let mut last = Instant::now();
-        loop {
-            match tokio::time::timeout_at(give_up, stream.next()).await {
-                Ok(Some(Ok(record))) => {
-                    v.push(record.index, &record.leaf).map_err(audit)?;
-                    let now = Instant::now();
-                    outcome.record(Ok(()), now - last);
-                    last = now;
-                }
-                Ok(Some(Err(status))) => {
-                    outcome.record(Err(status_code(status)), Duration::ZERO);
-                    break;
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    outcome.record(Err("DEADLINE_EXCEEDED".to_owned()), Duration::ZERO);
-                    break;
-                }
-            }
-        }
+        outcome
+            .drain(stream, give_up, |record| {
+                v.push(record.index, &record.leaf).map_err(audit)?;
+                let now = Instant::now();
+                let latency = now - last;
+                last = now;
+                Ok(latency)
+            })
+            .await?;
     }
     if outcome.failed() == 0 {
         v.finish().map_err(audit)?;

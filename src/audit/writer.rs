@@ -273,6 +273,7 @@ fn finish(
 ) {
     match result {
         Ok(()) => {
+            let size = batches.last().map(|batch| batch.size);
             for batch in batches {
                 let count = batch.jobs.len();
                 for (i, job) in batch.jobs.into_iter().enumerate() {
@@ -281,8 +282,11 @@ fn finish(
                         at: batch.at,
                     }));
                 }
-                durable.send_replace(batch.size);
                 crate::metrics::global().audit_batch(count, batch.started.elapsed(), batch.size);
+            }
+            // One flush, one new durable size: readers of the size wake once.
+            if let Some(size) = size {
+                durable.send_replace(size);
             }
         }
         Err(e) => {

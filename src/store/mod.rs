@@ -744,21 +744,32 @@ impl Store {
         self.raw_write_blocks(blocks, batch)
     }
 
-    /// For tamper helpers: appends `blocks` (first index, bytes) to the log file and applies
-    /// `batch` with pointers to them, durably.
+    /// For tamper helpers: [`Store::write_blocks`], then durable.
     fn raw_write_blocks(
         &self,
         blocks: Vec<(u64, Vec<u8>)>,
-        mut batch: sled::Batch,
+        batch: sled::Batch,
     ) -> Result<(), StoreError> {
         let (firsts, bytes): (Vec<u64>, Vec<Vec<u8>>) = blocks.into_iter().unzip();
-        self.log.append(&bytes, |pointers, end| {
+        self.write_blocks(&firsts, &bytes, batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Appends `blocks` (block `i` holding the leaves from index `firsts[i]`) to the log file,
+    /// then applies `batch` together with the pointers to them and the file's new length.
+    fn write_blocks(
+        &self,
+        firsts: &[u64],
+        blocks: &[Vec<u8>],
+        mut batch: sled::Batch,
+    ) -> Result<(), StoreError> {
+        self.log.append(blocks, |pointers, end| {
             for (first, pointer) in firsts.iter().zip(pointers) {
                 batch.insert(&block_key(*first), &pointer.encode()[..]);
             }
             batch.insert(LOG_BYTES, &end.to_be_bytes()[..]);
             self.db.apply_batch(batch)?;
-            self.db.flush()?;
             Ok(())
         })
     }
@@ -807,29 +818,23 @@ impl Store {
         if self.faults.fail_appends.load(Ordering::SeqCst) {
             return Err(StoreError::Injected);
         }
-        let runs = blocks::split(leaves);
-        let encoded = runs
-            .iter()
-            .map(|run| self.encode_block(run))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.log.append(&encoded, |pointers, end| {
-            let mut batch = sled::Batch::default();
-            let mut first = first_index;
-            for (run, pointer) in runs.iter().zip(pointers) {
-                batch.insert(&block_key(first), &pointer.encode()[..]);
-                first += run.len() as u64;
-            }
-            batch.insert(LOG_SIZE, &first.to_be_bytes()[..]);
-            batch.insert(LOG_BYTES, &end.to_be_bytes()[..]);
-            for (k, v) in changes.puts {
-                batch.insert(k, v);
-            }
-            for k in changes.removes {
-                batch.remove(k);
-            }
-            self.db.apply_batch(batch)?;
-            Ok(())
-        })
+        let mut firsts = Vec::new();
+        let mut encoded = Vec::new();
+        let mut first = first_index;
+        for run in blocks::split(leaves) {
+            firsts.push(first);
+            encoded.push(self.encode_block(run)?);
+            first += run.len() as u64;
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(LOG_SIZE, &first.to_be_bytes()[..]);
+        for (k, v) in changes.puts {
+            batch.insert(k, v);
+        }
+        for k in changes.removes {
+            batch.remove(k);
+        }
+        self.write_blocks(&firsts, &encoded, batch)
     }
 
     /// Makes everything applied so far durable.

@@ -10,6 +10,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::audit::checkpoint::{validate_origin, NoteSigner, NoteVerifier};
+use crate::audit::receipts::Receipts;
 use crate::audit::{integrity, AuditError, AuditLog, Checkpointer};
 use crate::config::Config;
 use crate::domain::{Gateway, Settings};
@@ -171,6 +172,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .add_service(VettingServiceServer::new(Vetting::new(
             gateway.clone(),
             limiter.clone(),
+            Receipts::new(store.clone(), checkpoints.clone()),
         )))
         .add_service(AdvisoryServiceServer::new(Advisories::new(gateway)))
         .add_service(AuditServiceServer::new(Auditing::new(

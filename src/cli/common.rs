@@ -42,6 +42,14 @@ pub(crate) struct ClientArgs {
 }
 
 impl ClientArgs {
+    /// The client certificate file these flags name, if any.
+    pub(crate) fn cert_file(&self) -> Option<PathBuf> {
+        match (&self.identity, &self.cert) {
+            (Some(prefix), _) => Some(ClientIdentity::from_prefix(prefix).cert),
+            (None, cert) => cert.clone(),
+        }
+    }
+
     pub(crate) async fn connect(&self) -> Result<Channel, Error> {
         let identity = match (&self.identity, &self.cert, &self.key) {
             (Some(prefix), _, _) => ClientIdentity::from_prefix(prefix),

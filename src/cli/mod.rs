@@ -6,6 +6,9 @@ mod bench;
 mod certs;
 mod common;
 mod csv;
+mod entry_text;
+mod receipt;
+mod retry;
 mod serve;
 mod token;
 mod vet;
@@ -49,6 +52,9 @@ enum Command {
     /// Check the tamper-evident audit log: checkpoints, replay, verification, proofs (auditor).
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Receipts: proof that you vetted a subject, checked offline (party; anyone to verify).
+    #[command(subcommand)]
+    Receipt(receipt::Command),
     /// Stream notices about subjects this party vetted earlier (party).
     Watch(watch::Args),
     /// Stream hits on this unit's advisories (official).
@@ -60,6 +66,12 @@ enum Command {
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+        // A client command whose output pipe closes (`portcullis audit replay | head`) ends
+        // quietly, as Unix tools do, instead of panicking in `println!`. The gateway keeps
+        // ignoring SIGPIPE: a closed connection must never end it.
+        sigpipe::reset();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,6 +102,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Withdraw(args) => advisory::withdraw(args).await,
         Command::Advisories(cmd) => advisory::list(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
+        Command::Receipt(cmd) => receipt::run(cmd).await,
         Command::Watch(args) => watch::notices(args).await,
         Command::Hits(args) => watch::hits(args).await,
         Command::Bench(args) => bench::run(args).await,

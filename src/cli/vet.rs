@@ -65,6 +65,10 @@ pub(crate) struct Args {
     /// appended, so an interrupted run resumes.
     #[arg(long, value_name = "FILE", requires = "csv")]
     out: Option<PathBuf>,
+    /// Fetch the receipt of this answer right after it and write FILE.tlog-proof and
+    /// FILE.entry (`portcullis receipt verify FILE --log-key KEY` checks them offline).
+    #[arg(long, value_name = "FILE", conflicts_with = "csv")]
+    receipt: Option<PathBuf>,
 }
 
 /// Runs `portcullis vet`.
@@ -91,11 +95,18 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
         case_reference: args.case_ref.unwrap_or_default(),
     };
     let channel = args.client.connect().await?;
-    let response = VettingServiceClient::new(channel)
-        .vet(request)
-        .await?
-        .into_inner();
+    let mut client = VettingServiceClient::new(channel);
+    let response = client.vet(request).await?.into_inner();
     print_response(&response, args.client.json);
+    if let Some(out) = &args.receipt {
+        let (proof, entry) =
+            super::receipt::fetch(&mut client, Some(response.audit_index), None, out).await?;
+        eprintln!(
+            "receipt written: {} and {}",
+            proof.display(),
+            entry.display()
+        );
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod advisory;
 pub mod audit;
 pub mod auth;
 pub mod codec;
+pub mod receipt;
 pub mod vetting;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -10,12 +10,14 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{clip, fail, feed_stream, record_open, CallContext};
+use crate::audit::receipts::Receipts;
 use crate::domain::{Error, Gateway, VetQuery};
 use crate::identity::Identity;
 use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
 use crate::proto::v1::{
-    ItemError, Notice, NoticeKind, VetRequest, VetResponse, WatchNoticesRequest,
+    GetReceiptRequest, ItemError, Notice, NoticeKind, Receipt, VetRequest, VetResponse,
+    WatchNoticesRequest,
 };
 
 /// The vetting service.
@@ -23,12 +25,18 @@ use crate::proto::v1::{
 pub struct Vetting {
     gateway: Arc<Gateway>,
     limiter: Arc<Limiter>,
+    receipts: Receipts,
 }
 
 impl Vetting {
-    /// The service over `gateway`; VetBatch items are charged to `limiter` one by one.
-    pub fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>) -> Self {
-        Vetting { gateway, limiter }
+    /// The service over `gateway`; VetBatch items and receipts are charged to `limiter` one by
+    /// one; `receipts` proves the party's own answers.
+    pub fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>, receipts: Receipts) -> Self {
+        Vetting {
+            gateway,
+            limiter,
+            receipts,
+        }
     }
 }
 
@@ -176,6 +184,25 @@ impl VettingService for Vetting {
         ));
         tokio::spawn(answer_in_order(pending_rx, answers_tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(answers_rx))))
+    }
+
+    /// A receipt for one of the party's own answers (see [`super::receipt`]).
+    async fn get_receipt(
+        &self,
+        req: Request<GetReceiptRequest>,
+    ) -> Result<Response<Receipt>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let party = ctx.identity()?.org.clone();
+        super::receipt::get(
+            &self.receipts,
+            &self.limiter,
+            self.gateway.log(),
+            &ctx,
+            &party,
+            req.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     type WatchNoticesStream = Pin<Box<dyn Stream<Item = Result<Notice, Status>> + Send>>;

@@ -25,7 +25,7 @@ pub const RECEIPT_METHODS: [&str; 2] = [
 ];
 
 /// The longest a receipt request waits for a fresh entry to become durable.
-pub const RECEIPT_WAIT: Duration = Duration::from_secs(2);
+pub const RECEIPT_WAIT: Duration = Duration::from_secs(1);
 
 /// A receipt as issued.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -81,6 +81,16 @@ pub enum VerifyError {
         /// The checkpoint's size.
         size: u64,
     },
+    /// As [`VerifyError::RootMismatch`], with the first changed entry found: the gateway proved
+    /// the first `index` entries consistent with the signed checkpoint, and not the first
+    /// `index + 1`.
+    #[error("entry {index} was changed after it was written: entries before it are exactly as signed, entry {index} is not (the root of entries [0, {size}) recomputed from the log differs from the signed checkpoint of size {size})")]
+    EntryChanged {
+        /// The first entry that differs from the signed log.
+        index: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
     /// The root recomputed from entries `[0, size)` differs from the auditor's saved checkpoint:
     /// the log's history was rewritten since it was last verified.
     #[error("the log's history was rewritten since you last verified it: an entry among the first {size} was changed (the root of entries [0, {size}) differs from the previously verified checkpoint of size {size})")]

@@ -337,7 +337,9 @@ async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
         .await?;
         while let Some(record) = stream.next().await {
             let record = record?;
-            v.push(record.index, &record.leaf).map_err(audit_error)?;
+            if let Err(e) = v.push(record.index, &record.leaf) {
+                return Err(audit_error(locate(channel, &cp, e).await));
+            }
         }
     }
     let r = v.finish().map_err(audit_error)?;
@@ -352,6 +354,22 @@ async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
         args.client.json,
     );
     Ok(())
+}
+
+/// A root mismatch, made precise: which entry was changed (see [`super::locate`]).
+async fn locate(channel: Channel, cp: &Checkpoint, e: VerifyError) -> VerifyError {
+    let VerifyError::RootMismatch { size } = e else {
+        return e;
+    };
+    eprintln!("portcullis: the log does not match the signed checkpoint; looking for the first changed entry");
+    match super::locate::first_changed(channel, cp).await {
+        Ok(Some(index)) => VerifyError::EntryChanged { index, size },
+        Ok(None) => e,
+        Err(err) => {
+            eprintln!("portcullis: could not locate the changed entry: {err}");
+            e
+        }
+    }
 }
 
 fn verify_offline(args: &VerifyArgs, dir: &Path) -> Result<(), Error> {

@@ -7,6 +7,7 @@ mod certs;
 mod common;
 mod csv;
 mod entry_text;
+mod locate;
 mod receipt;
 mod retry;
 mod serve;
@@ -66,10 +67,12 @@ enum Command {
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+    if !matches!(cli.command, Command::Serve(_)) {
         // A client command whose output pipe closes (`portcullis audit replay | head`) ends
         // quietly, as Unix tools do, instead of panicking in `println!`. The gateway keeps
-        // ignoring SIGPIPE: a closed connection must never end it.
+        // ignoring SIGPIPE: a closed connection must never end it. (Sockets are written with
+        // MSG_NOSIGNAL, and a gateway that `bench` starts is its own process, which ignores
+        // SIGPIPE again when it starts.)
         sigpipe::reset();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -175,9 +175,20 @@ pub(crate) fn receipt_text(v: &VerifiedReceipt, key: &NoteVerifier) -> String {
         "RECEIPT VERIFIED: entry {} is in the audit log {:?}, signed by key {} (checkpoint of {} entries)\n",
         v.index, v.checkpoint.origin, key.name(), v.checkpoint.size
     );
+    // Receipts from the gateway are for party answers only; a proof of any other entry (from
+    // `audit prove`) says who called instead.
+    let label = if actor.role == "party" {
+        "party:       "
+    } else {
+        "caller:      "
+    };
+    let who = if actor.role == "party" {
+        actor.org.clone()
+    } else {
+        format!("{}/{}", actor.role, actor.org)
+    };
     t.push_str(&format!(
-        "  party:        {} (user {}, {}, certificate serial {})\n",
-        actor.org,
+        "  {label} {who} (user {}, {}, certificate serial {})\n",
         actor.user,
         actor.uri,
         serial_decimal(&actor.cert_serial)

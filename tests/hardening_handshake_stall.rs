@@ -96,9 +96,12 @@ async fn fresh_clients_connect_while_512_hostile_connections_are_held_open() {
         pending <= cap,
         "pending handshakes stay within the per-source cap: {pending} > {cap}"
     );
-    let metrics = portcullis::metrics::global().render();
     assert!(
-        metrics.contains("portcullis_handshakes_refused_total{reason=\"evicted\"}"),
+        raw_tls::metrics_show(
+            "portcullis_handshakes_refused_total{reason=\"evicted\"}",
+            Duration::from_secs(5)
+        )
+        .await,
         "evictions are counted"
     );
     took.sort();

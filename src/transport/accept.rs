@@ -189,7 +189,7 @@ impl Acceptor {
         let start = tokio::select! {
             hello = tokio::time::timeout(hello_timeout, lazy) => match hello {
                 Ok(Ok(start)) => start,
-                Ok(Err(e)) => return Err(Reason::of_io(&e)),
+                Ok(Err(e)) => return Err(failed(&e)),
                 Err(_) => return Err(Reason::HelloTimeout),
             },
             _ = slot.evicted() => return Err(Reason::Evicted),
@@ -199,10 +199,18 @@ impl Acceptor {
         tokio::select! {
             done = tokio::time::timeout_at(deadline, start.into_stream(config)) => match done {
                 Ok(Ok(stream)) => Ok(stream),
-                Ok(Err(e)) => Err(Reason::of_io(&e)),
+                Ok(Err(e)) => Err(failed(&e)),
                 Err(_) => Err(Reason::HandshakeTimeout),
             },
             _ = slot.evicted() => Err(Reason::Evicted),
         }
     }
+}
+
+/// The reason of a failed handshake; the error itself is only logged at debug level (it can
+/// be long, and the reason says what an operator needs).
+fn failed(e: &io::Error) -> Reason {
+    let reason = Reason::of_io(e);
+    tracing::debug!(reason = reason.label(), error = %e, "TLS handshake failed");
+    reason
 }

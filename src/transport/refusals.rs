@@ -102,13 +102,14 @@ impl Reason {
         match e {
             rustls::Error::NoCertificatesPresented => Reason::NoCertificate,
             rustls::Error::InvalidCertificate(c) => Reason::of_certificate(c),
-            rustls::Error::PeerIncompatible(PeerIncompatible::Tls13RequiredForQuic)
-            | rustls::Error::PeerIncompatible(
-                PeerIncompatible::SupportedVersionsExtensionRequired,
-            )
-            | rustls::Error::PeerIncompatible(PeerIncompatible::ServerDoesNotSupportTls12Or13) => {
-                Reason::ProtocolVersion
-            }
+            rustls::Error::PeerIncompatible(
+                PeerIncompatible::Tls12NotOffered
+                | PeerIncompatible::Tls12NotOfferedOrEnabled
+                | PeerIncompatible::Tls13RequiredForQuic
+                | PeerIncompatible::SupportedVersionsExtensionRequired
+                | PeerIncompatible::ServerDoesNotSupportTls12Or13
+                | PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig,
+            ) => Reason::ProtocolVersion,
             _ => Reason::TlsError,
         }
     }
@@ -221,6 +222,12 @@ mod tests {
         assert_eq!(
             Reason::of_tls(&rustls::Error::PeerIncompatible(
                 PeerIncompatible::SupportedVersionsExtensionRequired
+            )),
+            Reason::ProtocolVersion
+        );
+        assert_eq!(
+            Reason::of_tls(&rustls::Error::PeerIncompatible(
+                PeerIncompatible::Tls12NotOfferedOrEnabled
             )),
             Reason::ProtocolVersion
         );

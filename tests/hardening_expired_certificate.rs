@@ -64,7 +64,7 @@ async fn an_expired_certificate_is_refused_on_open_connections_and_never_resumed
     let certs_dir = tempfile::tempdir().unwrap();
     // Whole seconds: X.509 times have no fractions.
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    let not_after = now + Duration::from_secs(4);
+    let not_after = now + Duration::from_secs(5);
     let prefix = short_lived(certs_dir.path(), not_after);
     let config = raw_tls::config_of(&prefix);
 

@@ -84,3 +84,12 @@ pub async fn metrics_show(needle: &str, within: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The value of the metric sample `name{labels}` in this process (0 if absent).
+pub fn metric(sample: &str) -> u64 {
+    portcullis::metrics::global()
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}

@@ -16,6 +16,7 @@
 //!
 //! - [`config`]: the TOML configuration and the embedded `--dev` defaults.
 //! - [`tls`]: the one place the rustls crypto provider (ring) and TLS 1.3 are chosen.
+//! - [`transport`]: accepting connections: handshake admission, timeouts and caps, refusals.
 //! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
 //! - [`tokens`]: canonical identity tokens, computed by clients (never by the server).
 //! - [`store`]: sled-backed advisories, token index and idempotency records.
@@ -50,5 +51,6 @@ pub mod service;
 pub mod store;
 pub mod tls;
 pub mod tokens;
+pub mod transport;
 
 pub use error::Error;

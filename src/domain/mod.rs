@@ -122,6 +122,8 @@ pub struct Gateway {
     feed: tokio::sync::watch::Sender<u64>,
     /// Set when the gateway shuts down, so long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The next notice cursor of each party.
+    notice_cursors: monitor::NoticeCursors,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -148,6 +150,7 @@ impl Gateway {
             advisory_lock: tokio::sync::Mutex::new(()),
             feed: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
+            notice_cursors: monitor::NoticeCursors::default(),
         }
     }
 
@@ -238,8 +241,9 @@ fn visible_to(v: &AdvisoryVersion, party: &str, subject_kind: i32) -> bool {
         && (v.applies_to.is_empty() || v.applies_to.contains(&subject_kind))
 }
 
-/// The cursor of the `i`-th notice or hit produced by the change recorded at audit `index`:
-/// cursors grow with commit order, so a reader resuming after a cursor misses nothing.
+/// The cursor of the `i`-th hit produced by the change recorded at audit `index`: cursors grow
+/// with commit order, so a reader resuming after a cursor misses nothing. (Notices to parties
+/// use a per-party sequence instead; see `monitor`.)
 fn cursor(index: u64, i: usize) -> u64 {
     (index << 24) | (i as u64 & 0xFF_FFFF)
 }

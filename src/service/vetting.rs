@@ -86,14 +86,17 @@ async fn read_items(
                 // The stream itself is broken (undecodable frame, reset): record it and end
                 // the batch with that status after the items already read are answered.
                 let mut entry = ctx.draft();
-                let code = match status.code() {
-                    tonic::Code::Internal | tonic::Code::Unknown => tonic::Code::InvalidArgument,
-                    c => c,
+                let status = match status.code() {
+                    tonic::Code::Internal | tonic::Code::Unknown => {
+                        Status::invalid_argument(status.message().to_owned())
+                    }
+                    tonic::Code::OutOfRange => super::too_large(status.message()),
+                    _ => status,
                 };
-                entry.code = code as i32;
+                entry.code = status.code() as i32;
                 entry.detail = clip(status.message(), 200);
                 let answer = match gateway.log().record(entry).await {
-                    Ok(_) => Status::new(code, status.message().to_owned()),
+                    Ok(_) => status,
                     Err(e) => Error::from(e).into(),
                 };
                 let _ = pending.send(tokio::spawn(async move { Err(answer) })).await;

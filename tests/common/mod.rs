@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod raw_tls;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

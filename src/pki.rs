@@ -22,6 +22,11 @@
 //! the `expired` client has a window that ended in the past. Keys, the CRL's dates, the log key
 //! and the matching key are fresh on every run.
 
+pub mod ca;
+pub mod crl;
+mod files;
+pub mod keys;
+
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -238,6 +243,32 @@ pub enum PkiError {
     /// The system clock is outside the range certificates and CRLs can express.
     #[error("system clock out of range for CRL dates")]
     Clock,
+    /// A key or certificate file that would be written already exists (never overwritten).
+    #[error("{} already exists; refusing to overwrite it (move it away first)", path.display())]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// An input file (a CA certificate or key, a CRL, a CSR) cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file was read but is not what it should be; the message says why.
+    #[error("{}: {why}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A command-line value is unusable; the message names it.
+    #[error("{0}")]
+    Argument(String),
 }
 
 /// What [`generate_dev`] wrote.

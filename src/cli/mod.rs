@@ -6,6 +6,7 @@ mod bench;
 mod certs;
 mod common;
 mod csv;
+mod pki_commands;
 mod serve;
 mod token;
 mod vet;
@@ -30,7 +31,8 @@ pub struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(serve::Args),
-    /// Development PKI.
+    /// Certificates and keys: production CA, certificates, CRL, log and matching keys; the
+    /// development PKI.
     #[command(subcommand)]
     Certs(certs::Command),
     /// Print the tokens identity fields give, without contacting the gateway.

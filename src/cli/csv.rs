@@ -5,20 +5,23 @@
 //! are derived here, on the party's machine; a row that cannot be turned into a request (bad
 //! kind, bad field, wrong number of fields, …) is reported by line and written as an error row,
 //! never sent. Rows are streamed lazily through VetBatch and answers matched to rows in order.
-//! With `--out FILE`, an existing FILE is read first and the rows it already answers are
-//! skipped, so an interrupted run can simply be started again; the request ids of rows are
-//! deterministic, so a row that was sent but whose answer was never written gets the gateway's
-//! remembered answer (request-id idempotency).
+//! With `--out FILE`, an existing FILE is read first and the rows it already answers (by input
+//! line and request id, so a row repeating an earlier one is its own row) are skipped, so an
+//! interrupted run can simply be started again; the request ids of rows are deterministic, so a
+//! row that was sent but whose answer was never written gets the gateway's remembered answer
+//! (request-id idempotency). Ctrl-C (SIGINT) stops reading, writes the answers of the rows
+//! already sent, prints the summary and exits non-zero; a second Ctrl-C stops at once. Either
+//! way every written row is complete and the run resumes exactly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -439,15 +442,19 @@ fn complete_len(path: &Path) -> Result<(u64, u64), Error> {
     Ok((0, len))
 }
 
-/// Reads what the first `len` bytes of an existing output file already answer (request id →
-/// [`Prior`]); refuses a file that is not this command's output in this format.
-fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior>, Error> {
+/// What an existing output file says, by input line and request id: a row repeating an
+/// earlier row has the same request id but its own line, so each is resumed on its own.
+type PriorRows = HashMap<(u64, String), Prior>;
+
+/// Reads what the first `len` bytes of an existing output file already answer ((line, request
+/// id) → [`Prior`]); refuses a file that is not this command's output in this format.
+fn read_prior(path: &Path, json: bool, len: u64) -> Result<PriorRows, Error> {
     let open = || -> Result<std::io::Take<File>, Error> {
         Ok(File::open(path).map_err(|e| Error::io(path, e))?.take(len))
     };
-    let mut prior: HashMap<String, Prior> = HashMap::new();
-    let mut note = |id: &str, p: Prior| {
-        let slot = prior.entry(id.to_owned()).or_insert(p);
+    let mut prior = PriorRows::new();
+    let mut note = |line: u64, id: &str, p: Prior| {
+        let slot = prior.entry((line, id.to_owned())).or_insert(p);
         *slot = (*slot).max(p);
     };
     let not_ours = |line: u64, why: &str| {
@@ -471,8 +478,12 @@ fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior
                 .get("request_id")
                 .and_then(|r| r.as_str())
                 .ok_or_else(|| not_ours(n, "no request_id"))?;
+            let line = v
+                .get("line")
+                .and_then(|l| l.as_u64())
+                .ok_or_else(|| not_ours(n, "no line"))?;
             if let Some(p) = json_prior(&v) {
-                note(id, p);
+                note(line, id, p);
             }
         }
     } else {
@@ -503,8 +514,11 @@ fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior
             if record.len() != OUTPUT_COLUMNS.len() {
                 return Err(not_ours(n, "wrong number of fields"));
             }
+            let line = record[0]
+                .parse()
+                .map_err(|_| not_ours(n, "the line column is not a number"))?;
             if let Some(p) = csv_prior(&record[2], &record[6]) {
-                note(&record[1], p);
+                note(line, &record[1], p);
             }
         }
     }
@@ -667,6 +681,61 @@ struct ReadCounts {
     rows: u64,
     /// Rows skipped because the output already answers them.
     skipped: u64,
+    /// Whether reading stopped early because the run was interrupted (Ctrl-C).
+    interrupted: bool,
+}
+
+/// The line where each record of the input starts, counted on a second reader of the same
+/// bytes. The csv crate's own line of a record is where its parser resumed, which after a CRLF
+/// is still the previous line (the `\n` is consumed with the next record), so every line of a
+/// Windows file would be reported one too low.
+struct LineCounter {
+    /// The input's bytes.
+    bytes: BufReader<File>,
+    /// How many bytes were consumed.
+    offset: u64,
+    /// The line of the byte at `offset` (1-based).
+    line: u64,
+}
+
+impl LineCounter {
+    /// A counter at the start of `path`.
+    fn open(path: &Path) -> std::io::Result<LineCounter> {
+        Ok(LineCounter {
+            bytes: BufReader::new(File::open(path)?),
+            offset: 0,
+            line: 1,
+        })
+    }
+
+    /// The line of the record the csv parser began at byte `start`: the line of its first
+    /// byte that is not a line break (a record never starts with one; the blank lines and the
+    /// `\n` of a CRLF before it are not part of it). `start` never decreases.
+    fn line_of(&mut self, start: u64) -> std::io::Result<u64> {
+        loop {
+            let buf = self.bytes.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(self.line);
+            }
+            let mut used = 0;
+            let mut found = false;
+            for b in buf {
+                if self.offset + used as u64 >= start && !matches!(b, b'\r' | b'\n') {
+                    found = true;
+                    break;
+                }
+                if *b == b'\n' {
+                    self.line += 1;
+                }
+                used += 1;
+            }
+            self.bytes.consume(used);
+            self.offset += used as u64;
+            if found {
+                return Ok(self.line);
+            }
+        }
+    }
 }
 
 /// The file reader: the input after its header, and what it needs to check and route rows.
@@ -680,7 +749,11 @@ struct RowReader {
     /// The matching key tokens are derived under.
     key: MatchingKey,
     /// What the output file already answers.
-    prior: HashMap<String, Prior>,
+    prior: PriorRows,
+    /// The line of each record.
+    lines: LineCounter,
+    /// Set on Ctrl-C: stop reading (the rows already queued are still answered and written).
+    stop: Arc<AtomicBool>,
     /// The VetBatch request stream.
     requests: mpsc::Sender<VetRequest>,
     /// The writer's queue, in file order; closing it stops the reader.
@@ -702,10 +775,20 @@ impl RowReader {
             .read_byte_record(&mut record)
             .map_err(|e| csv_error(&self.path, e))?
         {
+            if self.stop.load(Ordering::Relaxed) {
+                counts.interrupted = true;
+                break;
+            }
             counts.rows += 1;
-            let line = record.position().map_or(0, |p| p.line());
+            let line = match record.position() {
+                Some(p) => self
+                    .lines
+                    .line_of(p.byte())
+                    .map_err(|e| Error::io(&self.path, e))?,
+                None => 0,
+            };
             let row = evaluate(&self.header, &record, &self.key);
-            let skip = match self.prior.get(&row.request_id) {
+            let skip = match self.prior.get(&(line, row.request_id.clone())) {
                 Some(Prior::Answered | Prior::Final) => true,
                 Some(Prior::Local) => row.outcome.is_err(),
                 Some(Prior::Transient) | None => false,
@@ -778,28 +861,36 @@ fn progress(path: &Path) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = match count_rows(path) {
-        Some(n) => {
-            let bar = ProgressBar::new(n);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        }
-        None => {
-            let bar = ProgressBar::new_spinner();
-            if let Ok(style) =
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} rows ({per_sec})")
-            {
-                bar.set_style(style);
-            }
-            bar
-        }
+    let (bar, template) = match count_rows(path) {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({rate}, eta {eta})",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} [{elapsed_precise}] {pos} rows ({rate})",
+        ),
     };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate_text(state.per_sec()));
+            },
+        ));
+    }
     bar.enable_steady_tick(Duration::from_millis(200));
     Some(bar)
+}
+
+/// A progress rate as whole rows per second (`1234 rows/s`); indicatif's own `{per_sec}`
+/// prints four decimals.
+fn rate_text(per_sec: f64) -> String {
+    if per_sec.is_finite() && per_sec >= 0.0 {
+        format!("{per_sec:.0} rows/s")
+    } else {
+        "- rows/s".to_owned()
+    }
 }
 
 /// What the run did, for the summary.
@@ -847,6 +938,11 @@ fn summary(input: &Path, counts: Option<&ReadCounts>, tally: &Tally) -> String {
             "\n  not written: {} (the run broke off; run again with the same --out to resume)",
             tally.unwritten
         ));
+    }
+    if counts.is_some_and(|c| c.interrupted) {
+        text.push_str(
+            "\n  interrupted (Ctrl-C): the rest of the file was not read; run again with the same --out to resume",
+        );
     }
     text
 }
@@ -1067,6 +1163,8 @@ pub(crate) async fn run(
 
     let bar = progress(input);
     let pace = Arc::new(Pace::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let lines = LineCounter::open(input).map_err(|e| Error::io(input, e))?;
     let (request_tx, request_rx) = mpsc::channel(WINDOW);
     let (item_tx, mut item_rx) = mpsc::channel(WINDOW);
     let rows = RowReader {
@@ -1075,6 +1173,8 @@ pub(crate) async fn run(
         header,
         key,
         prior,
+        lines,
+        stop: stop.clone(),
         requests: request_tx,
         items: item_tx,
         bar: bar.clone(),
@@ -1099,7 +1199,25 @@ pub(crate) async fn run(
     {
         Ok(response) => {
             let mut responses = response.into_inner();
-            results.write_all(&mut responses, &mut item_rx).await
+            let writing = results.write_all(&mut responses, &mut item_rx);
+            tokio::pin!(writing);
+            tokio::select! {
+                done = &mut writing => done,
+                _ = tokio::signal::ctrl_c() => {
+                    // Stop reading; the rows already sent are answered and written, so the
+                    // output stays exact. A second Ctrl-C abandons them (a rerun sends them
+                    // again, and the gateway repeats its remembered answers).
+                    stop.store(true, Ordering::Relaxed);
+                    report(
+                        bar.as_ref(),
+                        "interrupted: writing the answers to the rows already sent (Ctrl-C again to stop at once)",
+                    );
+                    tokio::select! {
+                        done = &mut writing => done,
+                        _ = tokio::signal::ctrl_c() => Ok(()),
+                    }
+                }
+            }
         }
         Err(status) => Err(status.into()),
     };
@@ -1118,6 +1236,13 @@ pub(crate) async fn run(
     }
     eprintln!("{}", summary(input, counts.as_ref().ok(), &tally));
     outcome?;
+    let read_all = counts.as_ref().is_ok_and(|c| !c.interrupted);
+    if stop.load(Ordering::Relaxed) && (!read_all || tally.unwritten > 0) {
+        return Err(Error::Usage(format!(
+            "vet --csv {}: interrupted; run the same command again to resume",
+            input.display()
+        )));
+    }
     counts.map(|_| ())
 }
 
@@ -1289,13 +1414,55 @@ mod tests {
         .unwrap();
         let (complete, _) = complete_len(&p).unwrap();
         let prior = read_prior(&p, false, complete).unwrap();
-        assert_eq!(prior.get("r-1"), Some(&Prior::Answered));
-        assert_eq!(prior.get("r-2"), Some(&Prior::Local));
-        assert_eq!(prior.get("r-3"), None);
+        let at = |line: u64, id: &str| prior.get(&(line, id.to_owned())).copied();
+        assert_eq!(at(2, "r-1"), Some(Prior::Answered));
+        assert_eq!(at(3, "r-2"), Some(Prior::Local));
+        assert_eq!(at(4, "r-3"), None);
+        // The same request id on another line is another row.
+        assert_eq!(at(5, "r-1"), None);
         // Someone else's file is refused, whatever its last line.
         std::fs::write(&p, "dear diary\nno newline at the end").unwrap();
         let (complete, _) = complete_len(&p).unwrap();
         assert!(read_prior(&p, false, complete).is_err());
         assert!(read_prior(&p, true, complete).is_err());
+    }
+
+    /// The line of every data record of `bytes` as the reader reports it.
+    fn lines_of(bytes: &[u8]) -> Vec<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.csv");
+        std::fs::write(&p, bytes).unwrap();
+        let mut reader = ::csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_path(&p)
+            .unwrap();
+        let mut counter = LineCounter::open(&p).unwrap();
+        let mut record = ::csv::ByteRecord::new();
+        let mut lines = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            lines.push(counter.line_of(record.position().unwrap().byte()).unwrap());
+        }
+        lines
+    }
+
+    #[test]
+    fn line_numbers_are_those_of_the_file_whatever_its_line_endings() {
+        let lf = b"kind,name\nstaff,a\nstaff,b\n".to_vec();
+        assert_eq!(lines_of(&lf), vec![2, 3]);
+        let crlf = b"kind,name\r\nstaff,a\r\nstaff,b\r\n".to_vec();
+        assert_eq!(lines_of(&crlf), vec![2, 3]);
+        let bom = b"\xEF\xBB\xBFkind,name\r\nstaff,a\r\nstaff,b".to_vec();
+        assert_eq!(lines_of(&bom), vec![2, 3]);
+        // Blank lines are skipped; a quoted cell over two lines moves the next row down.
+        let mixed = b"kind,name\r\n\r\nstaff,\"a\r\nb\"\r\n\nstaff,c\n".to_vec();
+        assert_eq!(lines_of(&mixed), vec![3, 6]);
+    }
+
+    #[test]
+    fn progress_rate_is_whole_rows_per_second() {
+        assert_eq!(rate_text(1234.5678), "1235 rows/s");
+        assert_eq!(rate_text(0.0), "0 rows/s");
+        assert_eq!(rate_text(f64::NAN), "- rows/s");
     }
 }

@@ -13,8 +13,10 @@
 //! | `log.vkey` | C2SP signed-note verifier key for that signing key |
 //! | `matching.key` | matching key `dev-1:<64 hex>` (tokens.md) |
 //!
-//! **Everything this module produces is for development only.** The private keys are committed
-//! to a public repository; the server refuses to run with the development CA outside `--dev`.
+//! **Everything [`generate_dev`] produces is for development only.** The private keys are
+//! committed to a public repository; the server refuses to run with the development CA outside
+//! `--dev`. Production key material comes from the submodules ([`ca`], [`crl`], [`keys`];
+//! `portcullis certs ca|issue|crl|revoke|log-key|matching-key`), which never overwrite a file.
 //!
 //! Certificates have fixed, explicit serial numbers ([`CA_SERIAL`], [`SERVER_SERIAL`],
 //! [`DevClient::serial`], [`ROGUE_CA_SERIAL`]) and a fixed validity window

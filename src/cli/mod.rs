@@ -6,6 +6,7 @@ mod bench;
 mod certs;
 mod common;
 mod csv;
+mod csv_lines;
 mod pki_commands;
 mod serve;
 mod token;

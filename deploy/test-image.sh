@@ -15,7 +15,8 @@
 #     (SIGTERM) and checks it exited 0.
 #
 # Between runs on one machine the base images, the build's cache mounts (crates and target
-# directory) and the image layers stay in Docker, so a second run rebuilds only what changed.
+# directory) and the image layers stay in Docker, so a second run rebuilds only what changed;
+# the previous run's image is pruned.
 # It needs root (apt-get, dockerd, debootstrap) and network access to Debian and crates.io.
 #
 # Environment: DOCKER (client, default /usr/bin/docker from docker.io, which has BuildKit
@@ -94,7 +95,10 @@ EOF
 fi
 
 # --- 3. the image ----------------------------------------------------------------------------
-build=(--network host -f deploy/Dockerfile -t "$TAG")
+# The label marks this script's images, so the previous run's (now untagged) image can be
+# pruned without touching anyone else's.
+LABEL=org.portcullis.test-image=1
+build=(--network host -f deploy/Dockerfile -t "$TAG" --label "$LABEL")
 [ -s "$CARGO_CA" ] && build+=(--secret "id=cargo_ca,src=$CARGO_CA")
 for v in HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy; do
     [ -n "${!v:-}" ] && build+=(--build-arg "$v")
@@ -106,6 +110,7 @@ DOCKER_BUILDKIT=1 "$DOCKER" build --progress plain "${build[@]}" . >"$work/build
     exit 1
 }
 step "image built in $((SECONDS - built))s ($("$DOCKER" image inspect -f '{{.Size}}' "$TAG") bytes)"
+"$DOCKER" image prune -f --filter "label=$LABEL" >/dev/null
 
 # --- 4. start it -----------------------------------------------------------------------------
 bin=${PORTCULLIS_BIN:-$root/target/debug/portcullis}

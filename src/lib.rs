@@ -29,7 +29,9 @@
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.
-//! - [`pki`]: the development PKI generator.
+//! - [`pki`]: the development PKI generator, and production key material: a CA and the
+//!   certificates it issues ([`pki::ca`]), its CRL ([`pki::crl`]), the log and matching keys
+//!   ([`pki::keys`]).
 //! - [`cli`]: the `portcullis` command.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]

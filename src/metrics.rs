@@ -151,6 +151,7 @@ impl Metrics {
         out.push_str("# HELP portcullis_calls_total gRPC calls by method and status code.\n");
         out.push_str("# TYPE portcullis_calls_total counter\n");
         for ((method, code), n) in lock(&self.calls).iter() {
+            let code = code_name(*code);
             let _ = writeln!(
                 out,
                 "portcullis_calls_total{{method=\"{method}\",code=\"{code}\"}} {n}"
@@ -269,6 +270,32 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         .map_err(|e| format!("metrics_listen: cannot bind {addr}: {e}"))
 }
 
+/// The gRPC status code's canonical name (`OK`, `INVALID_ARGUMENT`, …, as in the gRPC
+/// status-code list) for the `code` label; a value outside the list is `UNKNOWN`, as gRPC
+/// itself treats it.
+fn code_name(code: i32) -> &'static str {
+    use tonic::Code;
+    match Code::from_i32(code) {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,8 +307,13 @@ mod tests {
         m.call("/p.S/M", 3, Duration::from_millis(20));
         m.audit_batch(5, Duration::from_millis(1), 42);
         let text = m.render();
-        assert!(text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"0\"} 1"));
-        assert!(text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"3\"} 1"));
+        assert!(text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"OK\"} 1"));
+        assert!(
+            text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"INVALID_ARGUMENT\"} 1")
+        );
+        assert!(!text.contains("code=\"0\""));
+        assert_eq!(code_name(16), "UNAUTHENTICATED");
+        assert_eq!(code_name(99), "UNKNOWN");
         assert!(text.contains("portcullis_call_seconds_bucket{method=\"/p.S/M\",le=\"0.0025\"} 1"));
         assert!(text.contains("portcullis_call_seconds_count{method=\"/p.S/M\"} 2"));
         assert!(text.contains("portcullis_audit_batch_entries_bucket{le=\"8\"} 1"));

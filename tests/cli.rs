@@ -258,3 +258,11 @@ fn serve_without_config_or_dev_is_a_usage_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
 }
+
+#[test]
+fn vet_help_says_a_year_alone_is_a_date_of_birth() {
+    let out = Command::new(BIN).args(["vet", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("or the year alone (YYYY)"), "{help}");
+}

@@ -136,6 +136,7 @@ async fn unknown_subject_then_published_then_revised_then_withdrawn() {
     let got = official
         .get_advisory(GetAdvisoryRequest {
             advisory_id: adv.advisory_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -273,6 +274,7 @@ async fn expired_advisories_do_not_match() {
     let got = official
         .get_advisory(GetAdvisoryRequest {
             advisory_id: rec.advisory.unwrap().advisory_id,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -5,25 +5,29 @@
 //! are derived here, on the party's machine; a row that cannot be turned into a request (bad
 //! kind, bad field, wrong number of fields, …) is reported by line and written as an error row,
 //! never sent. Rows are streamed lazily through VetBatch and answers matched to rows in order.
-//! With `--out FILE`, an existing FILE is read first and the rows it already answers are
-//! skipped, so an interrupted run can simply be started again; the request ids of rows are
-//! deterministic, so a row that was sent but whose answer was never written gets the gateway's
-//! remembered answer (request-id idempotency).
+//! With `--out FILE`, an existing FILE is read first and the rows it already answers (by input
+//! line and request id, so a row repeating an earlier one is its own row) are skipped, so an
+//! interrupted run can simply be started again; the request ids of rows are deterministic, so a
+//! row that was sent but whose answer was never written gets the gateway's remembered answer
+//! (request-id idempotency). Ctrl-C (SIGINT) stops reading, writes the answers of the rows
+//! already sent, prints the summary and exits non-zero; a second Ctrl-C stops at once. Either
+//! way every written row is complete and the run resumes exactly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use super::common::{grade_name, match_tokens, strength_name, ClientArgs};
+use super::csv_lines::LineCounter;
 use super::vet::{response_json, Kind};
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{SubjectKind, VetRequest, VetResponse};
@@ -439,15 +443,19 @@ fn complete_len(path: &Path) -> Result<(u64, u64), Error> {
     Ok((0, len))
 }
 
-/// Reads what the first `len` bytes of an existing output file already answer (request id →
-/// [`Prior`]); refuses a file that is not this command's output in this format.
-fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior>, Error> {
+/// What an existing output file says, by input line and request id: a row repeating an
+/// earlier row has the same request id but its own line, so each is resumed on its own.
+type PriorRows = HashMap<(u64, String), Prior>;
+
+/// Reads what the first `len` bytes of an existing output file already answer ((line, request
+/// id) → [`Prior`]); refuses a file that is not this command's output in this format.
+fn read_prior(path: &Path, json: bool, len: u64) -> Result<PriorRows, Error> {
     let open = || -> Result<std::io::Take<File>, Error> {
         Ok(File::open(path).map_err(|e| Error::io(path, e))?.take(len))
     };
-    let mut prior: HashMap<String, Prior> = HashMap::new();
-    let mut note = |id: &str, p: Prior| {
-        let slot = prior.entry(id.to_owned()).or_insert(p);
+    let mut prior = PriorRows::new();
+    let mut note = |line: u64, id: &str, p: Prior| {
+        let slot = prior.entry((line, id.to_owned())).or_insert(p);
         *slot = (*slot).max(p);
     };
     let not_ours = |line: u64, why: &str| {
@@ -471,8 +479,12 @@ fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior
                 .get("request_id")
                 .and_then(|r| r.as_str())
                 .ok_or_else(|| not_ours(n, "no request_id"))?;
+            let line = v
+                .get("line")
+                .and_then(|l| l.as_u64())
+                .ok_or_else(|| not_ours(n, "no line"))?;
             if let Some(p) = json_prior(&v) {
-                note(id, p);
+                note(line, id, p);
             }
         }
     } else {
@@ -503,8 +515,11 @@ fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior
             if record.len() != OUTPUT_COLUMNS.len() {
                 return Err(not_ours(n, "wrong number of fields"));
             }
+            let line = record[0]
+                .parse()
+                .map_err(|_| not_ours(n, "the line column is not a number"))?;
             if let Some(p) = csv_prior(&record[2], &record[6]) {
-                note(&record[1], p);
+                note(line, &record[1], p);
             }
         }
     }
@@ -667,6 +682,8 @@ struct ReadCounts {
     rows: u64,
     /// Rows skipped because the output already answers them.
     skipped: u64,
+    /// Whether reading stopped early because the run was interrupted (Ctrl-C).
+    interrupted: bool,
 }
 
 /// The file reader: the input after its header, and what it needs to check and route rows.
@@ -680,7 +697,11 @@ struct RowReader {
     /// The matching key tokens are derived under.
     key: MatchingKey,
     /// What the output file already answers.
-    prior: HashMap<String, Prior>,
+    prior: PriorRows,
+    /// The line of each record.
+    lines: LineCounter,
+    /// Set on Ctrl-C: stop reading (the rows already queued are still answered and written).
+    stop: Arc<AtomicBool>,
     /// The VetBatch request stream.
     requests: mpsc::Sender<VetRequest>,
     /// The writer's queue, in file order; closing it stops the reader.
@@ -702,10 +723,20 @@ impl RowReader {
             .read_byte_record(&mut record)
             .map_err(|e| csv_error(&self.path, e))?
         {
+            if self.stop.load(Ordering::Relaxed) {
+                counts.interrupted = true;
+                break;
+            }
             counts.rows += 1;
-            let line = record.position().map_or(0, |p| p.line());
+            let line = match record.position() {
+                Some(p) => self
+                    .lines
+                    .line_of(p.byte())
+                    .map_err(|e| Error::io(&self.path, e))?,
+                None => 0,
+            };
             let row = evaluate(&self.header, &record, &self.key);
-            let skip = match self.prior.get(&row.request_id) {
+            let skip = match self.prior.get(&(line, row.request_id.clone())) {
                 Some(Prior::Answered | Prior::Final) => true,
                 Some(Prior::Local) => row.outcome.is_err(),
                 Some(Prior::Transient) | None => false,
@@ -778,28 +809,36 @@ fn progress(path: &Path) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = match count_rows(path) {
-        Some(n) => {
-            let bar = ProgressBar::new(n);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        }
-        None => {
-            let bar = ProgressBar::new_spinner();
-            if let Ok(style) =
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} rows ({per_sec})")
-            {
-                bar.set_style(style);
-            }
-            bar
-        }
+    let (bar, template) = match count_rows(path) {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({rate}, eta {eta})",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} [{elapsed_precise}] {pos} rows ({rate})",
+        ),
     };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate_text(state.per_sec()));
+            },
+        ));
+    }
     bar.enable_steady_tick(Duration::from_millis(200));
     Some(bar)
+}
+
+/// A progress rate as whole rows per second (`1234 rows/s`); indicatif's own `{per_sec}`
+/// prints four decimals.
+fn rate_text(per_sec: f64) -> String {
+    if per_sec.is_finite() && per_sec >= 0.0 {
+        format!("{per_sec:.0} rows/s")
+    } else {
+        "- rows/s".to_owned()
+    }
 }
 
 /// What the run did, for the summary.
@@ -847,6 +886,11 @@ fn summary(input: &Path, counts: Option<&ReadCounts>, tally: &Tally) -> String {
             "\n  not written: {} (the run broke off; run again with the same --out to resume)",
             tally.unwritten
         ));
+    }
+    if counts.is_some_and(|c| c.interrupted) {
+        text.push_str(
+            "\n  interrupted (Ctrl-C): the rest of the file was not read; run again with the same --out to resume",
+        );
     }
     text
 }
@@ -1067,6 +1111,8 @@ pub(crate) async fn run(
 
     let bar = progress(input);
     let pace = Arc::new(Pace::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let lines = LineCounter::open(input).map_err(|e| Error::io(input, e))?;
     let (request_tx, request_rx) = mpsc::channel(WINDOW);
     let (item_tx, mut item_rx) = mpsc::channel(WINDOW);
     let rows = RowReader {
@@ -1075,6 +1121,8 @@ pub(crate) async fn run(
         header,
         key,
         prior,
+        lines,
+        stop: stop.clone(),
         requests: request_tx,
         items: item_tx,
         bar: bar.clone(),
@@ -1099,7 +1147,25 @@ pub(crate) async fn run(
     {
         Ok(response) => {
             let mut responses = response.into_inner();
-            results.write_all(&mut responses, &mut item_rx).await
+            let writing = results.write_all(&mut responses, &mut item_rx);
+            tokio::pin!(writing);
+            tokio::select! {
+                done = &mut writing => done,
+                _ = tokio::signal::ctrl_c() => {
+                    // Stop reading; the rows already sent are answered and written, so the
+                    // output stays exact. A second Ctrl-C abandons them (a rerun sends them
+                    // again, and the gateway repeats its remembered answers).
+                    stop.store(true, Ordering::Relaxed);
+                    report(
+                        bar.as_ref(),
+                        "interrupted: writing the answers to the rows already sent (Ctrl-C again to stop at once)",
+                    );
+                    tokio::select! {
+                        done = &mut writing => done,
+                        _ = tokio::signal::ctrl_c() => Ok(()),
+                    }
+                }
+            }
         }
         Err(status) => Err(status.into()),
     };
@@ -1118,6 +1184,13 @@ pub(crate) async fn run(
     }
     eprintln!("{}", summary(input, counts.as_ref().ok(), &tally));
     outcome?;
+    let read_all = counts.as_ref().is_ok_and(|c| !c.interrupted);
+    if stop.load(Ordering::Relaxed) && (!read_all || tally.unwritten > 0) {
+        return Err(Error::Usage(format!(
+            "vet --csv {}: interrupted; run the same command again to resume",
+            input.display()
+        )));
+    }
     counts.map(|_| ())
 }
 
@@ -1289,13 +1362,23 @@ mod tests {
         .unwrap();
         let (complete, _) = complete_len(&p).unwrap();
         let prior = read_prior(&p, false, complete).unwrap();
-        assert_eq!(prior.get("r-1"), Some(&Prior::Answered));
-        assert_eq!(prior.get("r-2"), Some(&Prior::Local));
-        assert_eq!(prior.get("r-3"), None);
+        let at = |line: u64, id: &str| prior.get(&(line, id.to_owned())).copied();
+        assert_eq!(at(2, "r-1"), Some(Prior::Answered));
+        assert_eq!(at(3, "r-2"), Some(Prior::Local));
+        assert_eq!(at(4, "r-3"), None);
+        // The same request id on another line is another row.
+        assert_eq!(at(5, "r-1"), None);
         // Someone else's file is refused, whatever its last line.
         std::fs::write(&p, "dear diary\nno newline at the end").unwrap();
         let (complete, _) = complete_len(&p).unwrap();
         assert!(read_prior(&p, false, complete).is_err());
         assert!(read_prior(&p, true, complete).is_err());
+    }
+
+    #[test]
+    fn progress_rate_is_whole_rows_per_second() {
+        assert_eq!(rate_text(1234.5678), "1235 rows/s");
+        assert_eq!(rate_text(0.0), "0 rows/s");
+        assert_eq!(rate_text(f64::NAN), "- rows/s");
     }
 }

@@ -6,8 +6,10 @@ mod bench;
 mod certs;
 mod common;
 mod csv;
+mod csv_lines;
 mod entry_text;
 mod locate;
+mod pki_commands;
 mod receipt;
 mod retry;
 mod serve;
@@ -34,7 +36,8 @@ pub struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(serve::Args),
-    /// Development PKI.
+    /// Certificates and keys: production CA, certificates, CRL, log and matching keys; the
+    /// development PKI.
     #[command(subcommand)]
     Certs(certs::Command),
     /// Print the tokens identity fields give, without contacting the gateway.

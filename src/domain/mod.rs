@@ -223,6 +223,7 @@ pub fn official_view(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryRecord {
         internal_reference: v.internal_reference.clone(),
         token_count: v.token_count,
         published_by: v.published_by.clone(),
+        withdrawal_reason: v.withdraw_reason.clone(),
     }
 }
 

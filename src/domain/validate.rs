@@ -492,10 +492,14 @@ impl TryFrom<WithdrawRequest> for Withdrawal {
 }
 
 /// A validated GetAdvisory: the advisory id.
-pub(crate) fn get_request(r: GetAdvisoryRequest) -> Result<String, Error> {
-    let GetAdvisoryRequest { advisory_id: id } = r;
+/// The advisory id and version (0 = the latest) a GetAdvisory asks for.
+pub(crate) fn get_request(r: GetAdvisoryRequest) -> Result<(String, u32), Error> {
+    let GetAdvisoryRequest {
+        advisory_id: id,
+        version,
+    } = r;
     advisory_id(&id)?;
-    Ok(id)
+    Ok((id, version))
 }
 
 impl TryFrom<ListAdvisoriesRequest> for PageRequest {

@@ -336,6 +336,7 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key: &MatchingKey) -> E
                 key_id: key.id().to_owned(),
                 tokens: match_tokens(&tokens),
                 case_reference: case_ref.to_owned(),
+                linked: Vec::new(),
             }),
             request_id,
         },
@@ -1160,7 +1161,7 @@ mod tests {
         let request = ok.outcome.unwrap();
         assert!(ok.request_id.starts_with("csv-") && ok.request_id.len() == 28);
         assert_eq!(request.request_id, ok.request_id);
-        assert_eq!(request.tokens.len(), 2);
+        assert_eq!(request.tokens.len(), 3);
         assert_eq!(request.case_reference, "C-1");
         // Same cells, same id; other cells, another id; column order does not matter.
         let again = evaluate(

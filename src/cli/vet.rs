@@ -89,6 +89,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
         key_id: key.id().to_owned(),
         tokens: match_tokens(&tokens),
         case_reference: args.case_ref.unwrap_or_default(),
+        linked: Vec::new(),
     };
     let channel = args.client.connect().await?;
     let response = VettingServiceClient::new(channel)

@@ -15,7 +15,8 @@ use crate::identity::Identity;
 use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
 use crate::proto::v1::{
-    ItemError, Notice, NoticeKind, VetRequest, VetResponse, WatchNoticesRequest,
+    AuditLinked, ItemError, LinkedSubject, Notice, NoticeKind, VetRequest, VetResponse,
+    WatchNoticesRequest,
 };
 
 /// The vetting service.
@@ -35,6 +36,10 @@ impl Vetting {
 /// The most tokens of a request copied into its audit entry when the request is rejected.
 const AUDITED_TOKENS: usize = 64;
 
+/// The most linked subjects of a request copied into its audit entry (one more than a valid
+/// request may carry, so a rejected "too many" shows).
+const AUDITED_LINKED: usize = crate::domain::MAX_LINKED + 1;
+
 /// How many VetBatch items may be in flight (read but not yet answered) at once: the bound on
 /// a batch's memory whatever the client sends. Flow control pushes back on the client beyond.
 const BATCH_WINDOW: usize = 256;
@@ -50,6 +55,7 @@ async fn vet_one(
     entry.request_id = clip(&msg.request_id, 64);
     entry.subject_kind = msg.subject_kind;
     entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
+    entry.linked = audited_linked(&msg.linked);
     let result = match VetQuery::try_from(msg) {
         Ok(q) => gateway.vet(party, q, &entry).await,
         Err(e) => Err(e),
@@ -58,6 +64,19 @@ async fn vet_one(
         Ok(r) => Ok(r),
         Err(e) => Err(fail(gateway.log(), ctx, entry, e).await),
     }
+}
+
+/// The linked subjects of a request as its audit entry records them: relation and tokens (the
+/// party's labels are not recorded), bounded like the subject's tokens whatever was sent.
+fn audited_linked(linked: &[LinkedSubject]) -> Vec<AuditLinked> {
+    linked
+        .iter()
+        .take(AUDITED_LINKED)
+        .map(|l| AuditLinked {
+            relation: l.relation,
+            tokens: l.tokens.iter().take(AUDITED_TOKENS).cloned().collect(),
+        })
+        .collect()
 }
 
 /// Reads batch items and starts each one's vetting; the bounded `pending` channel holds at

@@ -139,6 +139,7 @@ pub fn vet_request(id: &str, tokens: Vec<MatchToken>) -> VetRequest {
         key_id: "dev-1".into(),
         tokens,
         case_reference: "CASE-1".into(),
+        linked: vec![],
     }
 }
 

@@ -158,3 +158,16 @@ pub fn publish_request(id: &str, tokens: Vec<MatchToken>, grade: RiskGrade) -> P
         internal_reference: "OP-TEST".into(),
     }
 }
+
+/// A linked subject of a vetting request.
+pub fn linked(
+    label: &str,
+    relation: portcullis::proto::v1::Relation,
+    tokens: Vec<MatchToken>,
+) -> portcullis::proto::v1::LinkedSubject {
+    portcullis::proto::v1::LinkedSubject {
+        label: label.into(),
+        relation: relation as i32,
+        tokens,
+    }
+}

@@ -6,6 +6,8 @@ mod bench;
 mod certs;
 mod common;
 mod csv;
+mod linked;
+mod psc;
 mod serve;
 mod token;
 mod vet;

@@ -101,7 +101,7 @@ fn the_psc_sample_end_to_end() {
     let (ok, out, err) = vet_acme(port, &["--psc-json", PSC, "--request-id", "acme-text"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("HIGH: "), "{out}");
-    assert!(out.contains("the subject itself: NO_TRACE"), "{out}");
+    assert!(out.contains("the subject itself: NO_TRACE;"), "{out}");
     assert!(out.contains("via psc-1 (CONTROLLER)"), "{out}");
 
     // --link flags, alone or beside the file.

@@ -150,7 +150,7 @@ fn print_response(r: &VetResponse, json: bool) {
     println!("{}: {}", grade.as_str_name(), grade_meaning(grade));
     if r.matches.iter().any(|m| !m.via.is_empty()) {
         println!(
-            "  the subject itself: {}; the rest through linked subjects",
+            "  the subject itself: {}; matches marked via came through linked subjects",
             grade_name(r.subject_grade)
         );
     }

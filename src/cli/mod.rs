@@ -6,6 +6,7 @@ mod bench;
 mod certs;
 mod common;
 mod csv;
+mod csv_links;
 mod linked;
 mod psc;
 mod serve;

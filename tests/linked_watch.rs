@@ -136,3 +136,40 @@ async fn a_later_advisory_on_a_controller_notifies_the_party_naming_the_path() {
     assert_eq!(notice.via, "");
     assert_eq!(notice.case_reference, "DON/2026/0042");
 }
+
+#[tokio::test]
+async fn a_token_on_the_subject_and_a_link_gives_one_notice_per_path() {
+    let gw = TestGateway::start().await;
+    let mut alpha = gw.vetting("alpha-officer").await;
+    // The money came from the donor's own account: the same token on two paths.
+    let wallet = vec![token(TokenKind::CryptoWallet, 0x44)];
+    let mut r = vet_request("both-1", wallet.clone());
+    r.linked = vec![linked("funds", Relation::FundingSource, wallet.clone())];
+    alpha.vet(r).await.unwrap();
+
+    let mut official = gw.advisories("official").await;
+    official
+        .publish(publish_request("p-w", wallet, RiskGrade::High))
+        .await
+        .unwrap();
+    let mut notices = alpha
+        .watch_notices(WatchNoticesRequest { after_cursor: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut via = Vec::new();
+    for _ in 0..2 {
+        let n = tokio::time::timeout(Duration::from_secs(5), notices.message())
+            .await
+            .expect("a notice within 5 s")
+            .unwrap()
+            .expect("a notice");
+        assert_eq!(n.request_id, "both-1");
+        assert_eq!(n.case_reference, "CASE-1");
+        via.push(n.via);
+    }
+    via.sort();
+    assert_eq!(via, ["", "funds"]);
+    let more = tokio::time::timeout(Duration::from_millis(300), notices.message()).await;
+    assert!(more.is_err(), "exactly two notices: {more:?}");
+}

@@ -67,14 +67,21 @@ async fn vet_one(
 }
 
 /// The linked subjects of a request as its audit entry records them: relation and tokens (the
-/// party's labels are not recorded), bounded like the subject's tokens whatever was sent.
+/// party's labels are not recorded), bounded whatever was sent: at most [`AUDITED_LINKED`]
+/// subjects of at most one token more than a valid one carries, so an entry stays small (about
+/// 20 KiB at worst) and a refused "too many" still shows.
 fn audited_linked(linked: &[LinkedSubject]) -> Vec<AuditLinked> {
     linked
         .iter()
         .take(AUDITED_LINKED)
         .map(|l| AuditLinked {
             relation: l.relation,
-            tokens: l.tokens.iter().take(AUDITED_TOKENS).cloned().collect(),
+            tokens: l
+                .tokens
+                .iter()
+                .take(crate::domain::MAX_VET_TOKENS + 1)
+                .cloned()
+                .collect(),
         })
         .collect()
 }

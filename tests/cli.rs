@@ -79,7 +79,11 @@ fn walkthrough_with_the_real_binary() {
     assert_eq!(v["matches"][0]["strength"], "STRONG");
     assert_eq!(
         v["matches"][0]["matched_on"],
-        serde_json::json!(["PERSON_NAME_DOB", "PERSON_NAME_YOB"])
+        serde_json::json!([
+            "PERSON_NAME_DOB",
+            "PERSON_NAME_YOB",
+            "PERSON_NAME_BIRTH_MONTH"
+        ])
     );
     assert!(
         v.to_string().find("OP-7").is_none(),

@@ -7,6 +7,7 @@
 //! their state change; the gRPC layer records failures.
 
 mod advisory;
+mod linked;
 mod monitor;
 mod validate;
 mod vetting;
@@ -23,6 +24,7 @@ use crate::proto::v1::{
 };
 use crate::store::{AdvisoryVersion, Store, StoreError};
 
+pub use linked::{is_label, Linked, MAX_LABEL_CHARS, MAX_LINKED};
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub(crate) use validate::get_request;
 pub use validate::{

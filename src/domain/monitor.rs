@@ -68,8 +68,9 @@ impl Gateway {
 }
 
 impl Gateway {
-    /// The notices a change to an advisory produces: one per party request (within the
-    /// retention window, party still accredited) that shares a token with it and may see it.
+    /// The notices a change to an advisory produces: one per party request and path (the
+    /// subject, or a linked subject) (within the retention window, party still accredited)
+    /// that shares a token with it and may see it.
     /// Withdrawals go to those who could see the previous version.
     pub(crate) fn notices_for(
         &self,
@@ -95,16 +96,25 @@ impl Gateway {
                     }
                     _ => visible_to(version, &w.party, kind_of),
                 };
-                if notify && seen.insert((w.party.clone(), w.request_id.clone())) {
-                    pending.notices.push((
-                        w.party,
-                        Notice {
-                            cursor: 0,
-                            request_id: w.request_id,
-                            kind: kind as i32,
-                            advisory: Some(party_view(version, now)),
-                        },
-                    ));
+                if !notify {
+                    continue;
+                }
+                // One notice per path of the request the token was vetted on: the subject
+                // itself (via empty) and each linked subject carrying it.
+                for via in w.record.paths() {
+                    if seen.insert((w.party.clone(), w.request_id.clone(), via.clone())) {
+                        pending.notices.push((
+                            w.party.clone(),
+                            Notice {
+                                cursor: 0,
+                                request_id: w.request_id.clone(),
+                                kind: kind as i32,
+                                advisory: Some(party_view(version, now)),
+                                case_reference: w.record.case_reference.clone(),
+                                via,
+                            },
+                        ));
+                    }
                 }
             }
         }
@@ -232,5 +242,6 @@ pub(crate) fn hit(
         matched_on,
         at: Some(at),
         audit_index,
+        relation: crate::proto::v1::Relation::Unspecified as i32,
     }
 }

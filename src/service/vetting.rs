@@ -16,7 +16,8 @@ use crate::identity::Identity;
 use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
 use crate::proto::v1::{
-    GetReceiptRequest, ItemError, Notice, NoticeKind, Receipt, VetRequest, VetResponse,
+    AuditLinked, GetReceiptRequest, ItemError, LinkedSubject, Notice, NoticeKind, Receipt,
+    VetRequest, VetResponse,
     WatchNoticesRequest,
 };
 
@@ -43,6 +44,10 @@ impl Vetting {
 /// The most tokens of a request copied into its audit entry when the request is rejected.
 const AUDITED_TOKENS: usize = 64;
 
+/// The most linked subjects of a request copied into its audit entry (one more than a valid
+/// request may carry, so a rejected "too many" shows).
+const AUDITED_LINKED: usize = crate::domain::MAX_LINKED + 1;
+
 /// How many VetBatch items may be in flight (read but not yet answered) at once: the bound on
 /// a batch's memory whatever the client sends. Flow control pushes back on the client beyond.
 const BATCH_WINDOW: usize = 256;
@@ -58,6 +63,7 @@ async fn vet_one(
     entry.request_id = clip(&msg.request_id, 64);
     entry.subject_kind = msg.subject_kind;
     entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
+    entry.linked = audited_linked(&msg.linked);
     let result = match VetQuery::try_from(msg) {
         Ok(q) => gateway.vet(party, q, &entry).await,
         Err(e) => Err(e),
@@ -66,6 +72,26 @@ async fn vet_one(
         Ok(r) => Ok(r),
         Err(e) => Err(fail(gateway.log(), ctx, entry, e).await),
     }
+}
+
+/// The linked subjects of a request as its audit entry records them: relation and tokens (the
+/// party's labels are not recorded), bounded whatever was sent: at most [`AUDITED_LINKED`]
+/// subjects of at most one token more than a valid one carries, so an entry stays small (about
+/// 20 KiB at worst) and a refused "too many" still shows.
+fn audited_linked(linked: &[LinkedSubject]) -> Vec<AuditLinked> {
+    linked
+        .iter()
+        .take(AUDITED_LINKED)
+        .map(|l| AuditLinked {
+            relation: l.relation,
+            tokens: l
+                .tokens
+                .iter()
+                .take(crate::domain::MAX_VET_TOKENS + 1)
+                .cloned()
+                .collect(),
+        })
+        .collect()
 }
 
 /// Reads batch items and starts each one's vetting; the bounded `pending` channel holds at

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::merkle::{leaf_hash, Frontier};
-use super::{AuditEntry, AuditError};
+use super::{AuditEntry, AuditError, Unwritable};
 use crate::store::{Changes, LeafRecord, Store};
 
 /// Changes to apply atomically with an entry, computed once the entry's index and time are
@@ -70,7 +70,7 @@ impl Staged {
         let answer = async {
             self.answer
                 .await
-                .map_err(|_| AuditError::Unavailable("writer stopped".into()))?
+                .map_err(|_| AuditError::Unavailable(Unwritable::WriterStopped))?
         };
         within(self.deadline, self.write_timeout, answer).await
     }
@@ -89,7 +89,7 @@ async fn within<T>(
                 timeout_ms = write_timeout.as_millis() as u64,
                 "audit entry not durable in time; failing closed"
             );
-            Err(AuditError::Unavailable("audit write timed out".into()))
+            Err(AuditError::Unavailable(Unwritable::TimedOut))
         }
     }
 }
@@ -195,7 +195,7 @@ impl AuditLog {
         // Not applied: the writer answers why.
         match staged.durable().await {
             Err(e) => Err(e),
-            Ok(_) => Err(AuditError::Unavailable("audit write failed".into())),
+            Ok(_) => Err(AuditError::Unavailable(Unwritable::WriteFailed)),
         }
     }
 
@@ -235,7 +235,7 @@ impl AuditLog {
         self.tx
             .send(job)
             .await
-            .map_err(|_| AuditError::Unavailable("writer stopped".into()))
+            .map_err(|_| AuditError::Unavailable(Unwritable::WriterStopped))
     }
 }
 
@@ -336,7 +336,7 @@ fn finish(batches: Vec<Applied>, result: Result<(), crate::store::StoreError>, s
             for job in batches.into_iter().flat_map(|b| b.jobs) {
                 let _ = job
                     .reply
-                    .send(Err(AuditError::Unavailable("audit write failed".into())));
+                    .send(Err(AuditError::Unavailable(Unwritable::WriteFailed)));
             }
         }
     }
@@ -413,7 +413,7 @@ async fn run(
                         for job in jobs.drain(..) {
                             let _ = job
                                 .reply
-                                .send(Err(AuditError::Unavailable("audit write failed".into())));
+                                .send(Err(AuditError::Unavailable(Unwritable::WriteFailed)));
                         }
                         // Nothing was applied (the batch is atomic) unless the failure came
                         // after it; then its indexes are taken and a later flush covers it.

@@ -186,7 +186,7 @@ impl Gateway {
         }
         let original = VetResponse::decode(previous.response.as_slice()).map_err(|e| {
             tracing::error!(error = %e, "remembered vetting answer does not decode");
-            Error::Unavailable("storage unavailable; nothing was disclosed or changed".into())
+            Error::Unreadable(super::Stored::VetAnswer)
         })?;
         let mut entry = draft.clone();
         entry.grade = original.grade;

@@ -441,7 +441,7 @@ fn inclusion_proof_len(index: u64, size: u64) -> usize {
 }
 
 /// Verifies that `leaf_hash` is leaf `index` of the tree of `size` leaves with root `root`
-/// (RFC 9162 §2.1.3.2, as a walk up the leaf's [`Path`]).
+/// (RFC 9162 §2.1.3.2, as a walk up the leaf's path to the root).
 ///
 /// Fails with [`MerkleError::IndexOutOfRange`] if `index >= size`,
 /// [`MerkleError::WrongProofLength`] if the proof is not exactly as long as the algorithm needs,
@@ -472,7 +472,7 @@ pub fn verify_inclusion(
 }
 
 /// Verifies that the tree of `new_size` leaves with root `new_root` extends the tree of
-/// `old_size` leaves with root `old_root` (RFC 9162 §2.1.4.2, as a walk up the [`Path`] of the
+/// `old_size` leaves with root `old_root` (RFC 9162 §2.1.4.2, as a walk up the path of the
 /// old tree's last leaf, see [`consistency_proof`]).
 ///
 /// Equal sizes need an empty proof and equal roots. An `old_size` of 0 needs an empty proof and

@@ -120,7 +120,8 @@ impl Metrics {
         self.audit_ok.store(false, Ordering::Relaxed);
     }
 
-    /// Whether the last audit batch was made durable.
+    /// Whether the last audit batch of any gateway in this process was made durable (the
+    /// exported gauge; gRPC health follows each gateway's own [`crate::audit::AuditLog::writable`]).
     pub fn audit_writable(&self) -> bool {
         self.audit_ok.load(Ordering::Relaxed)
     }

@@ -167,7 +167,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     if let Some(listener) = metrics {
         tokio::spawn(crate::metrics::serve(listener, gateway.closing()));
     }
-    tokio::spawn(report_health(health_reporter, gateway.closing()));
+    tokio::spawn(report_health(
+        health_reporter,
+        log.writable(),
+        gateway.closing(),
+    ));
 
     let limit = crate::service::MAX_MESSAGE_BYTES;
     let router = tonic::transport::Server::builder()
@@ -240,36 +244,46 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     })
 }
 
-/// Keeps the health service in step with the audit log: NOT_SERVING while audit entries
-/// cannot be made durable (every call would fail closed anyway).
+/// Keeps the health service in step with this gateway's audit log: NOT_SERVING while its
+/// writer cannot write (every call would fail closed anyway) or has stopped.
 async fn report_health(
     reporter: tonic_health::server::HealthReporter,
-    mut closing: tokio::sync::watch::Receiver<bool>,
+    mut writable: watch::Receiver<bool>,
+    mut closing: watch::Receiver<bool>,
 ) {
     use tonic_health::ServingStatus;
-    let mut last = None;
     loop {
-        let writable = crate::metrics::global().audit_writable();
-        if last != Some(writable) {
-            let status = if writable {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            for name in [
-                "",
-                "portcullis.v1.VettingService",
-                "portcullis.v1.AdvisoryService",
-                "portcullis.v1.AuditService",
-            ] {
-                reporter.set_service_status(name, status).await;
-            }
-            last = Some(writable);
-        }
+        let status = if *writable.borrow_and_update() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        set_health(&reporter, status).await;
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            changed = writable.changed() => {
+                if changed.is_err() {
+                    // The writer stopped: nothing more can be recorded.
+                    set_health(&reporter, ServingStatus::NotServing).await;
+                    return;
+                }
+            }
             _ = closing.changed() => return,
         }
+    }
+}
+
+/// Sets the status of the gateway as a whole and of each of its services.
+async fn set_health(
+    reporter: &tonic_health::server::HealthReporter,
+    status: tonic_health::ServingStatus,
+) {
+    for name in [
+        "",
+        "portcullis.v1.VettingService",
+        "portcullis.v1.AdvisoryService",
+        "portcullis.v1.AuditService",
+    ] {
+        reporter.set_service_status(name, status).await;
     }
 }
 

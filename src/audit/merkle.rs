@@ -9,8 +9,12 @@
 //!   [`root_at`], [`range_hash`], [`inclusion_proof`] and [`consistency_proof`] need O(log n)
 //!   reads: every proof element is either one stored node or (at most once per proof) the hash of
 //!   the right edge of the tree, itself made of at most log2 n stored nodes.
-//! * [`verify_inclusion`] and [`verify_consistency`] follow RFC 9162 §2.1.3.2 and §2.1.4.2, after
-//!   checking that the proof has exactly the length those algorithms consume.
+//! * Every proof, inclusion or consistency, is the list of siblings along one path from a leaf to
+//!   the root, in two parts (inner levels, then the tree's right border). Generation
+//!   ([`inclusion_proof`], [`consistency_proof`]) and verification ([`verify_inclusion`],
+//!   [`verify_consistency`]) share that walk: verification checks that the proof has exactly
+//!   the length the walk consumes, then hashes up it (the RFC 9162 §2.1.3.2 and §2.1.4.2
+//!   algorithms, computed level by level).
 //! * [`root_from_leaf_hashes`] is the recursive definition of §2.1.1, kept as the reference for
 //!   tests and for the offline verifier.
 //!
@@ -293,43 +297,86 @@ pub fn root_at<S: NodeSource>(src: &S, size: u64) -> Result<Hash, ProofError<S::
     range_hash(src, 0, size)
 }
 
-/// The leaf ranges whose hashes form PATH(m, D[begin..end]) of RFC 9162 §2.1.3.1, bottom first.
-/// Requires `begin <= m < end`.
-fn path_ranges(m: u64, begin: u64, end: u64, out: &mut Vec<(u64, u64)>) {
-    let n = end - begin;
-    if n <= 1 {
-        return;
+/// The path from leaf `index` up to the root of a tree of `size` leaves (`index < size`), cut in
+/// the two parts every proof of RFC 9162 consists of. Proof generation and verification, for
+/// inclusion and for consistency alike, walk this one path.
+///
+/// * The `inner` levels `0..inner` are those where the ancestors of `index` and of the last leaf
+///   differ. At each of them the path's node has a sibling, on the right if bit `level` of
+///   `index` is 0, else on the left; a right sibling may be cut short by the tree's right edge.
+/// * At the `border` levels above, `index` is on the tree's right edge: its ancestor has a
+///   (perfect, left) sibling exactly where bit `level` of `index` is 1, one per set bit.
+#[derive(Clone, Copy, Debug)]
+struct Path {
+    index: u64,
+    inner: u32,
+}
+
+impl Path {
+    /// The path of leaf `index` in a tree of `size` leaves; requires `index < size`.
+    fn new(index: u64, size: u64) -> Path {
+        Path {
+            index,
+            inner: 64 - (index ^ (size - 1)).leading_zeros(),
+        }
     }
-    let k = split_point(n);
-    let mid = begin + k;
-    if m < mid {
-        path_ranges(m, begin, mid, out);
-        out.push((mid, end));
-    } else {
-        path_ranges(m, mid, end, out);
-        out.push((begin, mid));
+
+    /// The number of left siblings above the inner levels.
+    fn border(&self) -> u32 {
+        self.index.checked_shr(self.inner).unwrap_or(0).count_ones()
+    }
+
+    /// The number of siblings from level `from` up (the whole proof from level 0).
+    fn len_from(&self, from: u32) -> usize {
+        (self.inner.saturating_sub(from) + self.border()) as usize
+    }
+
+    /// The leaf ranges of the siblings from level `from` up, bottom first, in a tree of `size`
+    /// leaves: the ranges whose hashes make the proof.
+    fn sibling_ranges(&self, size: u64, from: u32) -> Vec<(u64, u64)> {
+        let mut out = Vec::with_capacity(self.len_from(from));
+        for level in from..self.inner {
+            let begin = ((self.index >> level) ^ 1) << level;
+            out.push((begin, begin.saturating_add(1 << level).min(size)));
+        }
+        for level in self.inner..64 {
+            let node = self.index >> level;
+            if node & 1 == 1 {
+                out.push(((node - 1) << level, node << level));
+            }
+        }
+        out
     }
 }
 
-/// The leaf ranges whose hashes form SUBPROOF(m, D[begin..end], complete) of RFC 9162 §2.1.4.1,
-/// bottom first. `m` is relative to `begin`; requires `0 < m <= end - begin`.
-fn subproof_ranges(m: u64, begin: u64, end: u64, complete: bool, out: &mut Vec<(u64, u64)>) {
-    let n = end - begin;
-    if m == n {
-        if !complete {
-            out.push((begin, end));
+/// Hashes `seed` up the inner levels of the path of leaf `index` (relative to the first of
+/// `siblings`' levels): each sibling goes on the side bit `level` of `index` says.
+fn chain_inner(seed: Hash, siblings: &[Hash], index: u64) -> Hash {
+    siblings.iter().enumerate().fold(seed, |acc, (level, h)| {
+        if index >> level & 1 == 0 {
+            node_hash(&acc, h)
+        } else {
+            node_hash(h, &acc)
         }
-        return;
-    }
-    let k = split_point(n);
-    let mid = begin + k;
-    if m <= k {
-        subproof_ranges(m, begin, mid, complete, out);
-        out.push((mid, end));
-    } else {
-        subproof_ranges(m - k, mid, end, false, out);
-        out.push((begin, mid));
-    }
+    })
+}
+
+/// The same walk as [`chain_inner`] through the left siblings only, skipping the right ones:
+/// what a consistency proof's seed grows into within the old tree, which ends where the right
+/// siblings begin.
+fn chain_inner_left(seed: Hash, siblings: &[Hash], index: u64) -> Hash {
+    siblings.iter().enumerate().fold(seed, |acc, (level, h)| {
+        if index >> level & 1 == 1 {
+            node_hash(h, &acc)
+        } else {
+            acc
+        }
+    })
+}
+
+/// Hashes `seed` up the border levels: every sibling there is on the left.
+fn chain_border(seed: Hash, siblings: &[Hash]) -> Hash {
+    siblings.iter().fold(seed, |acc, h| node_hash(h, &acc))
 }
 
 fn hashes_of<S: NodeSource>(
@@ -354,13 +401,15 @@ pub fn inclusion_proof<S: NodeSource>(
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size }.into());
     }
-    let mut ranges = Vec::with_capacity(64);
-    path_ranges(index, 0, size, &mut ranges);
-    hashes_of(src, &ranges)
+    hashes_of(src, &Path::new(index, size).sibling_ranges(size, 0))
 }
 
 /// The consistency proof (RFC 9162 §2.1.4.1) between the trees of the first `old_size` and the
 /// first `new_size` leaves, from stored nodes: O(log n) reads.
+///
+/// It is the path of the old tree's last leaf in the new tree, from the level of the largest
+/// perfect subtree that leaf ends (`old_size.trailing_zeros()`), preceded by that subtree's hash
+/// unless it is the whole old tree (`old_size` a power of two).
 ///
 /// Empty when `old_size == new_size`, and when `old_size` is 0 (see the module documentation).
 /// Fails with [`MerkleError::SizeOrder`] if `old_size > new_size`.
@@ -375,23 +424,24 @@ pub fn consistency_proof<S: NodeSource>(
     if old_size == 0 || old_size == new_size {
         return Ok(Vec::new());
     }
+    let shift = old_size.trailing_zeros();
     let mut ranges = Vec::with_capacity(65);
-    subproof_ranges(old_size, 0, new_size, true, &mut ranges);
+    if !old_size.is_power_of_two() {
+        ranges.push((old_size - (1 << shift), old_size));
+    }
+    ranges.extend(Path::new(old_size - 1, new_size).sibling_ranges(new_size, shift));
     hashes_of(src, &ranges)
 }
 
 /// The number of hashes in the audit path of leaf `index` in a tree of `size` leaves: the
 /// iterations of RFC 9162 §2.1.3.2 step 4. Requires `index < size`.
+#[cfg(test)]
 fn inclusion_proof_len(index: u64, size: u64) -> usize {
-    // Levels where the paths to `index` and to the last leaf differ: one sibling each.
-    let inner = 64 - (index ^ (size - 1)).leading_zeros();
-    // Above them, `index` is on the right edge: one left sibling per set bit.
-    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
-    (inner + border) as usize
+    Path::new(index, size).len_from(0)
 }
 
-/// Verifies that `leaf_hash` is leaf `index` of the tree of `size` leaves with root `root`,
-/// following RFC 9162 §2.1.3.2.
+/// Verifies that `leaf_hash` is leaf `index` of the tree of `size` leaves with root `root`
+/// (RFC 9162 §2.1.3.2, as a walk up the leaf's path to the root).
 ///
 /// Fails with [`MerkleError::IndexOutOfRange`] if `index >= size`,
 /// [`MerkleError::WrongProofLength`] if the proof is not exactly as long as the algorithm needs,
@@ -403,55 +453,27 @@ pub fn verify_inclusion(
     proof: &[Hash],
     root: &Hash,
 ) -> Result<(), MerkleError> {
-    // Step 1.
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
     }
-    let expected = inclusion_proof_len(index, size);
+    let path = Path::new(index, size);
+    let expected = path.len_from(0);
     if proof.len() != expected {
         return Err(MerkleError::WrongProofLength {
             expected,
             got: proof.len(),
         });
     }
-    // Steps 2 and 3.
-    let (mut fnode, mut snode) = (index, size - 1);
-    let mut r = *leaf_hash;
-    // Step 4.
-    for p in proof {
-        if snode == 0 {
-            return Err(MerkleError::WrongProofLength {
-                expected,
-                got: proof.len(),
-            });
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            r = node_hash(p, &r);
-            while fnode & 1 == 0 && fnode != 0 {
-                fnode >>= 1;
-                snode >>= 1;
-            }
-        } else {
-            r = node_hash(&r, p);
-        }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    // Step 5.
-    if snode != 0 {
-        return Err(MerkleError::WrongProofLength {
-            expected,
-            got: proof.len(),
-        });
-    }
-    if r != *root {
+    let (inner, border) = proof.split_at(path.inner as usize);
+    if chain_border(chain_inner(*leaf_hash, inner, index), border) != *root {
         return Err(MerkleError::RootMismatch);
     }
     Ok(())
 }
 
 /// Verifies that the tree of `new_size` leaves with root `new_root` extends the tree of
-/// `old_size` leaves with root `old_root`, following RFC 9162 §2.1.4.2.
+/// `old_size` leaves with root `old_root` (RFC 9162 §2.1.4.2, as a walk up the path of the
+/// old tree's last leaf, see [`consistency_proof`]).
 ///
 /// Equal sizes need an empty proof and equal roots. An `old_size` of 0 needs an empty proof and
 /// `old_root == empty_root()` (see the module documentation). Fails with
@@ -483,68 +505,29 @@ pub fn verify_consistency(
         }
         return Ok(());
     }
-    // Steps 3 and 4: skip the levels where the old tree's last leaf is a right child.
     let shift = old_size.trailing_zeros();
-    let (mut fnode, mut snode) = ((old_size - 1) >> shift, (new_size - 1) >> shift);
-    // Step 2: if old_size is a power of two, its root is the implicit first proof element.
-    let old_is_subtree = fnode == 0;
-    let inner = 64 - (fnode ^ snode).leading_zeros();
-    let border = fnode.checked_shr(inner).unwrap_or(0).count_ones();
-    let expected = (inner + border) as usize + usize::from(!old_is_subtree);
-    // Step 1 is included: `expected` is at least 1 when old_size < new_size.
+    let path = Path::new(old_size - 1, new_size);
+    // A power-of-two old tree is itself the subtree the walk starts from: its root is the
+    // implicit first proof element.
+    let old_is_subtree = old_size.is_power_of_two();
+    let expected = path.len_from(shift) + usize::from(!old_is_subtree);
+    // At least 1, since old_size < new_size.
     if proof.len() != expected {
         return Err(MerkleError::WrongProofLength {
             expected,
             got: proof.len(),
         });
     }
-    let (first, rest) = if old_is_subtree {
-        (old_root, proof)
-    } else {
-        match proof.split_first() {
-            Some(split) => split,
-            None => {
-                return Err(MerkleError::WrongProofLength {
-                    expected,
-                    got: proof.len(),
-                })
-            }
-        }
+    let (seed, rest) = match proof.split_first() {
+        Some((first, rest)) if !old_is_subtree => (*first, rest),
+        _ => (*old_root, proof),
     };
-    // Step 5.
-    let (mut fr, mut sr) = (*first, *first);
-    // Step 6.
-    for c in rest {
-        if snode == 0 {
-            return Err(MerkleError::WrongProofLength {
-                expected,
-                got: proof.len(),
-            });
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            while fnode & 1 == 0 && fnode != 0 {
-                fnode >>= 1;
-                snode >>= 1;
-            }
-        } else {
-            sr = node_hash(&sr, c);
-        }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    // Step 7.
-    if snode != 0 {
-        return Err(MerkleError::WrongProofLength {
-            expected,
-            got: proof.len(),
-        });
-    }
-    if fr != *old_root {
+    let (inner, border) = rest.split_at((path.inner - shift) as usize);
+    let walk = (old_size - 1) >> shift;
+    if chain_border(chain_inner_left(seed, inner, walk), border) != *old_root {
         return Err(MerkleError::OldRootMismatch);
     }
-    if sr != *new_root {
+    if chain_border(chain_inner(seed, inner, walk), border) != *new_root {
         return Err(MerkleError::RootMismatch);
     }
     Ok(())

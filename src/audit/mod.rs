@@ -38,10 +38,13 @@ pub use writer::{AuditLog, Committed, Effects};
 pub enum AuditError {
     /// The entry could not be made durable in time; the call must fail closed.
     #[error("audit log unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Unwritable),
     /// The log could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A signed checkpoint could not be stored.
+    #[error("storing the signed checkpoint: {0}")]
+    CheckpointNotStored(#[source] crate::store::StoreError),
     /// The stored log does not match its own hashes or its latest signed checkpoint; `index` is
     /// the first entry found to be bad.
     #[error("audit log is corrupt at index {index}: {reason}")]
@@ -57,6 +60,25 @@ pub enum AuditError {
     /// A log, checkpoint or proof failed an auditor's verification.
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),
+}
+
+/// Why an entry (or a checkpoint) could not be written: the log cannot be written, and every
+/// call that needs it fails closed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unwritable {
+    /// The writer task is gone (the gateway is stopping, or the writer failed).
+    #[error("writer stopped")]
+    WriterStopped,
+    /// The entry was not durable within the configured write timeout.
+    #[error("audit write timed out")]
+    TimedOut,
+    /// Appending or flushing the batch holding the entry failed.
+    #[error("audit write failed")]
+    WriteFailed,
+    /// The signed checkpoint could not be stored.
+    #[error("checkpoint not stored")]
+    CheckpointNotStored,
 }
 
 /// The stored complete-subtree hashes, for [`merkle`]'s O(log n) computations. A node that is

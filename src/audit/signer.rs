@@ -95,7 +95,10 @@ impl Checkpointer {
             extensions: Vec::new(),
         };
         let note = self.signer.sign(&checkpoint);
-        self.store.put_checkpoint(&note).await?;
+        self.store
+            .put_checkpoint(&note)
+            .await
+            .map_err(AuditError::CheckpointNotStored)?;
         tracing::debug!(size, "checkpoint signed");
         let signed = SignedCheckpoint { checkpoint, note };
         *latest = Some(signed.clone());

@@ -18,6 +18,10 @@
 //! leaves. Once a batch is
 //! flushed the new durable size is published on a [`watch`] channel: only durable sizes are
 //! signed into checkpoints, proven, or replayed.
+//!
+//! Whether the last batch could be written is published on a second [`watch`] channel
+//! ([`AuditLog::writable`]), owned by this writer: health reporting follows this log, not a
+//! process-wide figure.
 
 use std::time::Duration;
 
@@ -27,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::merkle::{leaf_hash, Frontier};
-use super::{AuditEntry, AuditError};
+use super::{AuditEntry, AuditError, Unwritable};
 use crate::store::{Changes, LeafRecord, Store};
 
 /// Changes to apply atomically with an entry, computed once the entry's index and time are
@@ -66,7 +70,7 @@ impl Staged {
         let answer = async {
             self.answer
                 .await
-                .map_err(|_| AuditError::Unavailable("writer stopped".into()))?
+                .map_err(|_| AuditError::Unavailable(Unwritable::WriterStopped))?
         };
         within(self.deadline, self.write_timeout, answer).await
     }
@@ -85,7 +89,7 @@ async fn within<T>(
                 timeout_ms = write_timeout.as_millis() as u64,
                 "audit entry not durable in time; failing closed"
             );
-            Err(AuditError::Unavailable("audit write timed out".into()))
+            Err(AuditError::Unavailable(Unwritable::TimedOut))
         }
     }
 }
@@ -97,6 +101,7 @@ pub struct AuditLog {
     tx: mpsc::Sender<Job>,
     write_timeout: Duration,
     durable: watch::Receiver<u64>,
+    writable: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -125,13 +130,19 @@ impl AuditLog {
             reason: format!("cannot rebuild the Merkle frontier: {e}"),
         })?;
         let (durable_tx, durable) = watch::channel(next);
+        let (writable_tx, writable) = watch::channel(true);
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(run(store, rx, frontier, durable_tx, max_batch.max(1)));
+        let state = State {
+            durable: durable_tx,
+            writable: writable_tx,
+        };
+        let task = tokio::spawn(run(store, rx, frontier, state, max_batch.max(1)));
         Ok((
             AuditLog {
                 tx,
                 write_timeout,
                 durable,
+                writable,
             },
             task,
         ))
@@ -141,6 +152,12 @@ impl AuditLog {
     /// sender is dropped when the writer stops.
     pub fn durable(&self) -> watch::Receiver<u64> {
         self.durable.clone()
+    }
+
+    /// Whether the writer's last batch was written (`true` until one fails, then `false` until
+    /// one succeeds again), and every change of it. The sender is dropped when the writer stops.
+    pub fn writable(&self) -> watch::Receiver<bool> {
+        self.writable.clone()
     }
 
     /// Appends `entry` and waits until it is durable.
@@ -178,7 +195,7 @@ impl AuditLog {
         // Not applied: the writer answers why.
         match staged.durable().await {
             Err(e) => Err(e),
-            Ok(_) => Err(AuditError::Unavailable("audit write failed".into())),
+            Ok(_) => Err(AuditError::Unavailable(Unwritable::WriteFailed)),
         }
     }
 
@@ -218,7 +235,7 @@ impl AuditLog {
         self.tx
             .send(job)
             .await
-            .map_err(|_| AuditError::Unavailable("writer stopped".into()))
+            .map_err(|_| AuditError::Unavailable(Unwritable::WriterStopped))
     }
 }
 
@@ -265,12 +282,31 @@ async fn flushed(flushing: &mut Option<Flushing>) -> Result<(), crate::store::St
     }
 }
 
+/// What the writer publishes about its log.
+struct State {
+    /// The durable size.
+    durable: watch::Sender<u64>,
+    /// Whether the last batch was written.
+    writable: watch::Sender<bool>,
+}
+
+impl State {
+    /// Records whether a batch was written; watchers wake only on a change.
+    fn written(&self, ok: bool) {
+        // The process-wide gauge (exposition only) is set by `audit_batch` on success.
+        if !ok {
+            crate::metrics::global().audit_failure();
+        }
+        self.writable.send_if_modified(|writable| {
+            let changed = *writable != ok;
+            *writable = ok;
+            changed
+        });
+    }
+}
+
 /// Answers the calls of `batches` once their flush ended with `result`.
-fn finish(
-    batches: Vec<Applied>,
-    result: Result<(), crate::store::StoreError>,
-    durable: &watch::Sender<u64>,
-) {
+fn finish(batches: Vec<Applied>, result: Result<(), crate::store::StoreError>, state: &State) {
     match result {
         Ok(()) => {
             let size = batches.last().map(|batch| batch.size);
@@ -286,8 +322,9 @@ fn finish(
             }
             // One flush, one new durable size: readers of the size wake once.
             if let Some(size) = size {
-                durable.send_replace(size);
+                state.durable.send_replace(size);
             }
+            state.written(true);
         }
         Err(e) => {
             // Applied but not known to be durable: the indexes are taken, and the next
@@ -295,11 +332,11 @@ fn finish(
             // may disclose anything meanwhile.
             let count: usize = batches.iter().map(|b| b.jobs.len()).sum();
             tracing::error!(error = %e, batch = count, "audit flush failed");
-            crate::metrics::global().audit_failure();
+            state.written(false);
             for job in batches.into_iter().flat_map(|b| b.jobs) {
                 let _ = job
                     .reply
-                    .send(Err(AuditError::Unavailable("audit write failed".into())));
+                    .send(Err(AuditError::Unavailable(Unwritable::WriteFailed)));
             }
         }
     }
@@ -309,7 +346,7 @@ async fn run(
     store: Store,
     mut rx: mpsc::Receiver<Job>,
     mut frontier: Frontier,
-    durable: watch::Sender<u64>,
+    state: State,
     max_batch: usize,
 ) {
     let mut next = frontier.size();
@@ -327,7 +364,7 @@ async fn run(
             biased;
             result = flushed(&mut flushing) => {
                 if let Some((_, batches)) = flushing.take() {
-                    finish(batches, result, &durable);
+                    finish(batches, result, &state);
                 }
             }
             first = rx.recv(), if open => {
@@ -372,11 +409,11 @@ async fn run(
                     Ok(()) => true,
                     Err(e) => {
                         tracing::error!(error = %e, batch = count, "audit append failed");
-                        crate::metrics::global().audit_failure();
+                        state.written(false);
                         for job in jobs.drain(..) {
                             let _ = job
                                 .reply
-                                .send(Err(AuditError::Unavailable("audit write failed".into())));
+                                .send(Err(AuditError::Unavailable(Unwritable::WriteFailed)));
                         }
                         // Nothing was applied (the batch is atomic) unless the failure came
                         // after it; then its indexes are taken and a later flush covers it.

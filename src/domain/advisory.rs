@@ -7,7 +7,7 @@ use prost_types::Timestamp;
 use super::validate::{
     encode_page_token, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Withdrawal,
 };
-use super::{nanos, official_view, token_kind_byte, AdvisoryGuard, Error, Gateway};
+use super::{nanos, official_view, token_kind_byte, AdvisoryGuard, Error, Gateway, Stored};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
 use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse, NoticeKind};
@@ -74,7 +74,7 @@ fn new_advisory_id() -> Result<String, Error> {
     let mut bytes = [0u8; 8];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| Error::Unavailable("system randomness unavailable".into()))?;
+        .map_err(|_| Error::NoRandomness)?;
     Ok(format!("adv-{}", hex::encode(bytes)))
 }
 
@@ -137,7 +137,7 @@ impl Gateway {
             }
             let original = AdvisoryRecord::decode(previous.response.as_slice()).map_err(|e| {
                 tracing::error!(error = %e, "remembered publish answer does not decode");
-                Error::Unavailable("storage unavailable; nothing was changed".into())
+                Error::Unreadable(Stored::PublishAnswer)
             })?;
             let mut entry = draft.clone();
             entry.detail = "repeat of an earlier publish".into();

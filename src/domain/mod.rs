@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use prost_types::Timestamp;
 
-use crate::audit::{AuditError, AuditLog};
+use crate::audit::{AuditError, AuditLog, Unwritable};
 use crate::proto::v1::{
     Advisory, AdvisoryRecord, AdvisoryState, RiskGrade, SubjectKind, TokenKind,
 };
@@ -71,9 +71,75 @@ pub enum Error {
     /// The method exists in the contract but this gateway does not serve it.
     #[error("{0}")]
     Unimplemented(String),
-    /// The audit log or storage cannot be used: nothing was disclosed or changed.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The audit log cannot be written: the call fails closed, nothing was disclosed or
+    /// changed.
+    #[error("audit log unavailable; nothing was disclosed or changed")]
+    AuditUnwritable(Unwritable),
+    /// Stored data cannot be read (the engine failed, or a record does not decode): the data
+    /// directory needs an operator.
+    #[error("{}", .0.answer())]
+    Unreadable(Stored),
+    /// The system's random number generator failed.
+    #[error("system randomness unavailable")]
+    NoRandomness,
+    /// An item of a batch ended without an answer (its task panicked or was cancelled).
+    #[error("item was not processed")]
+    NotProcessed,
+    /// The gateway is shutting down: a long-lived stream ends.
+    #[error("{}", .0.answer())]
+    ShuttingDown(StreamKind),
+}
+
+/// What stored data could not be read ([`Error::Unreadable`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Records the store failed to read (its error is logged, not sent).
+    Records,
+    /// The answer remembered for a repeated vetting request id.
+    VetAnswer,
+    /// The answer remembered for a repeated publish request id.
+    PublishAnswer,
+    /// A notice or hit of a watch feed (items before it may have been sent).
+    FeedItem,
+    /// The audit log's tree, proofs or checkpoint.
+    AuditLog,
+    /// A leaf of an audit log replay (records before it may have been sent).
+    ReplayedLeaf,
+}
+
+impl Stored {
+    /// The message of the refusal: what was (not) disclosed or changed.
+    fn answer(self) -> &'static str {
+        match self {
+            Stored::Records | Stored::VetAnswer => {
+                "storage unavailable; nothing was disclosed or changed"
+            }
+            Stored::PublishAnswer => "storage unavailable; nothing was changed",
+            Stored::FeedItem => "storage unavailable",
+            Stored::AuditLog => "audit log unavailable; nothing was disclosed or changed",
+            Stored::ReplayedLeaf => "audit log unreadable",
+        }
+    }
+}
+
+/// Which stream ends at shut-down ([`Error::ShuttingDown`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// A watch of notices or hits, which the client resumes from its cursor.
+    Watch,
+    /// An audit log replay.
+    Replay,
+}
+
+impl StreamKind {
+    fn answer(self) -> &'static str {
+        match self {
+            StreamKind::Watch => "gateway shutting down; resume from your last cursor",
+            StreamKind::Replay => "gateway shutting down",
+        }
+    }
 }
 
 impl Error {
@@ -89,14 +155,23 @@ impl Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "storage failure");
-        Error::Unavailable("storage unavailable; nothing was disclosed or changed".into())
+        Error::Unreadable(Stored::Records)
     }
 }
 
 impl From<AuditError> for Error {
     fn from(e: AuditError) -> Self {
         tracing::error!(error = %e, "audit failure; failing closed");
-        Error::Unavailable("audit log unavailable; nothing was disclosed or changed".into())
+        match e {
+            AuditError::Unavailable(why) => Error::AuditUnwritable(why),
+            AuditError::CheckpointNotStored(_) => {
+                Error::AuditUnwritable(Unwritable::CheckpointNotStored)
+            }
+            AuditError::Store(_)
+            | AuditError::Corrupt { .. }
+            | AuditError::Checkpoint(_)
+            | AuditError::Verify(_) => Error::Unreadable(Stored::AuditLog),
+        }
     }
 }
 

@@ -215,7 +215,7 @@ fn decode_feed<M: Message + Default>(items: Vec<(u64, Vec<u8>)>) -> Result<Vec<M
         .map(|(_, bytes)| {
             M::decode(bytes.as_slice()).map_err(|e| {
                 tracing::error!(error = %e, "stored notice or hit does not decode");
-                Error::Unavailable("storage unavailable".into())
+                Error::Unreadable(super::Stored::FeedItem)
             })
         })
         .collect()

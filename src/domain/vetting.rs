@@ -213,7 +213,7 @@ impl Gateway {
         }
         let mut original = VetResponse::decode(previous.response.as_slice()).map_err(|e| {
             tracing::error!(error = %e, "remembered vetting answer does not decode");
-            Error::Unavailable("storage unavailable; nothing was disclosed or changed".into())
+            Error::Unreadable(super::Stored::VetAnswer)
         })?;
         if original.subject_grade == RiskGrade::Unspecified as i32 {
             // Remembered before linked subjects existed: every match was on the subject.

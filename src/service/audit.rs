@@ -26,7 +26,7 @@ use tonic::{Request, Response, Status};
 
 use super::{fail, CallContext};
 use crate::audit::{merkle, AuditEntry, AuditLog, Checkpointer};
-use crate::domain::Error;
+use crate::domain::{Error, Stored, StreamKind};
 use crate::proto::v1::audit_service_server::AuditService;
 use crate::proto::v1::{
     AuditRecord, Checkpoint, ConsistencyProofRequest, GetCheckpointRequest, InclusionProofRequest,
@@ -182,6 +182,8 @@ impl AuditService for Auditing {
 
         let (tx, rx) = mpsc::channel(REPLAY_BUFFER);
         let streamer = Streamer {
+            log: self.log.clone(),
+            ctx,
             store: self.store.clone(),
             durable: self.log.durable(),
             shutdown: self.shutdown.clone(),
@@ -256,6 +258,9 @@ impl AuditService for Auditing {
 /// bounded channel, so memory stays bounded whatever the client's speed; ends when the range is
 /// done, the client goes away, or the gateway shuts down.
 struct Streamer {
+    /// Where a failure mid-stream is recorded, as a refusal of this call.
+    log: AuditLog,
+    ctx: CallContext,
     store: Store,
     durable: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
@@ -306,7 +311,9 @@ impl Streamer {
                         })),
                         Err(e) => {
                             tracing::error!(error = %e, "replay could not read the log");
-                            chunk.push(Err(Status::unavailable("audit log unreadable")));
+                            let e = Error::Unreadable(Stored::ReplayedLeaf);
+                            let entry = self.ctx.draft();
+                            chunk.push(Err(fail(&self.log, &self.ctx, entry, e).await));
                             failed = true;
                             break;
                         }
@@ -329,7 +336,7 @@ impl Streamer {
                 _ = self.shutdown.changed() => {
                     let _ = self
                         .tx
-                        .send(vec![Err(Status::unavailable("gateway shutting down"))])
+                        .send(vec![Err(Error::ShuttingDown(StreamKind::Replay).into())])
                         .await;
                     return;
                 }

@@ -22,7 +22,8 @@ use crate::audit::{AuditEntry, AuditLog};
 use crate::domain::Error;
 use crate::identity::{Identity, PeerIdentity};
 
-/// The gRPC code of a domain error: the single place errors become codes.
+/// The gRPC code of a domain error: the single place errors become codes. Exhaustive, with no
+/// catch-all: a new variant does not compile until it is given its code here.
 pub fn code_of(e: &Error) -> Code {
     match e {
         Error::InvalidArgument { .. } => Code::InvalidArgument,
@@ -33,10 +34,11 @@ pub fn code_of(e: &Error) -> Code {
         Error::PermissionDenied(_) => Code::PermissionDenied,
         Error::ResourceExhausted { .. } => Code::ResourceExhausted,
         Error::Unimplemented(_) => Code::Unimplemented,
-        Error::Unavailable(_) => Code::Unavailable,
-        // A future variant without a mapping must still never be INTERNAL/UNKNOWN.
-        #[allow(unreachable_patterns)]
-        _ => Code::Unavailable,
+        Error::AuditUnwritable(_)
+        | Error::Unreadable(_)
+        | Error::NoRandomness
+        | Error::NotProcessed
+        | Error::ShuttingDown(_) => Code::Unavailable,
     }
 }
 
@@ -100,7 +102,8 @@ impl CallContext {
 }
 
 /// Records a failed call with its code and returns the status to answer; if even the failure
-/// cannot be recorded, the answer is UNAVAILABLE.
+/// cannot be recorded, the answer is UNAVAILABLE. Every refusal is recorded except one for
+/// which the log itself cannot be written.
 pub(crate) async fn fail(
     log: &AuditLog,
     ctx: &CallContext,
@@ -108,7 +111,7 @@ pub(crate) async fn fail(
     e: Error,
 ) -> Status {
     ctx.mark_audited();
-    if let Error::Unavailable(_) = e {
+    if let Error::AuditUnwritable(_) = e {
         // The log itself is what failed; there is nothing more to record.
         return e.into();
     }
@@ -146,9 +149,9 @@ where
         loop {
             if *closing.borrow_and_update() {
                 let _ = tx
-                    .send(Err(Status::unavailable(
-                        "gateway shutting down; resume from your last cursor",
-                    )))
+                    .send(Err(
+                        Error::ShuttingDown(crate::domain::StreamKind::Watch).into()
+                    ))
                     .await;
                 return;
             }
@@ -156,7 +159,8 @@ where
             let items = match read(&gateway, after) {
                 Ok(items) => items,
                 Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
+                    let status = fail(gateway.log(), &ctx, ctx.draft(), e).await;
+                    let _ = tx.send(Err(status)).await;
                     return;
                 }
             };
@@ -241,5 +245,81 @@ mod tests {
             too_large("something else").message(),
             "request: message exceeds the limit of 4194304 bytes"
         );
+    }
+
+    /// Every way a call can be UNAVAILABLE keeps its own message, none names a cause.
+    #[test]
+    fn unavailable_refusals_keep_their_messages() {
+        use crate::audit::Unwritable;
+        use crate::domain::{Stored, StreamKind};
+        let nothing = "storage unavailable; nothing was disclosed or changed";
+        let log = "audit log unavailable; nothing was disclosed or changed";
+        let cases = [
+            (Error::AuditUnwritable(Unwritable::TimedOut), log),
+            (Error::AuditUnwritable(Unwritable::CheckpointNotStored), log),
+            (Error::Unreadable(Stored::Records), nothing),
+            (Error::Unreadable(Stored::VetAnswer), nothing),
+            (
+                Error::Unreadable(Stored::PublishAnswer),
+                "storage unavailable; nothing was changed",
+            ),
+            (Error::Unreadable(Stored::FeedItem), "storage unavailable"),
+            (Error::Unreadable(Stored::AuditLog), log),
+            (
+                Error::Unreadable(Stored::ReplayedLeaf),
+                "audit log unreadable",
+            ),
+            (Error::NoRandomness, "system randomness unavailable"),
+            (Error::NotProcessed, "item was not processed"),
+            (
+                Error::ShuttingDown(StreamKind::Watch),
+                "gateway shutting down; resume from your last cursor",
+            ),
+            (
+                Error::ShuttingDown(StreamKind::Replay),
+                "gateway shutting down",
+            ),
+        ];
+        for (e, message) in cases {
+            let status = Status::from(e);
+            assert_eq!(status.code(), Code::Unavailable, "{message}");
+            assert_eq!(status.message(), message);
+        }
+    }
+
+    /// A log that cannot be written and stored data that cannot be read stay distinct.
+    #[test]
+    fn audit_errors_split_into_unwritable_and_unreadable() {
+        use crate::audit::{AuditError, Unwritable};
+        use crate::domain::Stored;
+        use crate::store::StoreError;
+        assert_eq!(
+            Error::from(AuditError::Unavailable(Unwritable::WriteFailed)),
+            Error::AuditUnwritable(Unwritable::WriteFailed)
+        );
+        assert_eq!(
+            Error::from(AuditError::CheckpointNotStored(StoreError::Encoding(
+                "x".into()
+            ))),
+            Error::AuditUnwritable(Unwritable::CheckpointNotStored)
+        );
+        let corrupt = AuditError::Corrupt {
+            index: 3,
+            reason: "bad".into(),
+        };
+        assert_eq!(Error::from(corrupt), Error::Unreadable(Stored::AuditLog));
+        let unreadable = StoreError::Corrupt {
+            key: "00".into(),
+            reason: "bad".into(),
+        };
+        assert_eq!(
+            Error::from(AuditError::Store(unreadable)),
+            Error::Unreadable(Stored::AuditLog)
+        );
+        let unreadable = StoreError::Corrupt {
+            key: "00".into(),
+            reason: "bad".into(),
+        };
+        assert_eq!(Error::from(unreadable), Error::Unreadable(Stored::Records));
     }
 }

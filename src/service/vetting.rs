@@ -162,15 +162,18 @@ fn item_error(request_id: String, status: &Status) -> VetResponse {
     }
 }
 
-/// Forwards answers in request order.
+/// Forwards answers in request order; an item whose task ended without an answer is recorded
+/// as refused and ends the batch.
 async fn answer_in_order(
+    gateway: Arc<Gateway>,
+    ctx: CallContext,
     mut pending: mpsc::Receiver<JoinHandle<Result<VetResponse, Status>>>,
     answers: mpsc::Sender<Result<VetResponse, Status>>,
 ) {
     while let Some(task) = pending.recv().await {
         let answer = match task.await {
             Ok(answer) => answer,
-            Err(_) => Err(Error::Unavailable("item was not processed".into()).into()),
+            Err(_) => Err(fail(gateway.log(), &ctx, ctx.draft(), Error::NotProcessed).await),
         };
         let last = answer.is_err();
         if answers.send(answer).await.is_err() || last {
@@ -206,12 +209,17 @@ impl VettingService for Vetting {
         tokio::spawn(read_items(
             self.gateway.clone(),
             self.limiter.clone(),
-            ctx,
+            ctx.clone(),
             party,
             inbound,
             pending_tx,
         ));
-        tokio::spawn(answer_in_order(pending_rx, answers_tx));
+        tokio::spawn(answer_in_order(
+            self.gateway.clone(),
+            ctx,
+            pending_rx,
+            answers_tx,
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(answers_rx))))
     }
 

@@ -43,9 +43,10 @@
 pub mod blocks;
 mod log_file;
 mod records;
+#[cfg(any(test, feature = "test-hooks"))]
+mod tamper;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use prost::Message;
@@ -53,6 +54,8 @@ use prost::Message;
 pub use blocks::LeafRecord;
 use log_file::{LogFile, Pointer};
 pub use records::{AdvisoryVersion, IdempotencyRecord, WatchRecord};
+#[cfg(any(test, feature = "test-hooks"))]
+pub use tamper::Faults;
 
 const ADVISORY: u8 = b'A';
 const HEAD: u8 = b'H';
@@ -90,6 +93,7 @@ pub enum StoreError {
         reason: String,
     },
     /// A write failed because a test injected a fault (see [`Faults`]).
+    #[cfg(any(test, feature = "test-hooks"))]
     #[error("injected write failure")]
     Injected,
     /// A record cannot be encoded for storage (a leaf over 4 GiB).
@@ -107,19 +111,6 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
-}
-
-/// Fault injection for tests of the fail-closed path: when set, every append fails.
-#[derive(Debug, Default)]
-pub struct Faults {
-    fail_appends: AtomicBool,
-}
-
-impl Faults {
-    /// Makes every following append fail (or succeed again).
-    pub fn fail_appends(&self, fail: bool) {
-        self.fail_appends.store(fail, Ordering::SeqCst);
-    }
 }
 
 /// A set of changes applied atomically together with audit entries.
@@ -218,6 +209,7 @@ impl Changes {
 pub struct Store {
     db: sled::Db,
     log: Arc<LogFile>,
+    #[cfg(any(test, feature = "test-hooks"))]
     faults: Arc<Faults>,
 }
 
@@ -368,13 +360,9 @@ impl Store {
         Ok(Store {
             log: Arc::new(LogFile::open(dir, committed)?),
             db,
+            #[cfg(any(test, feature = "test-hooks"))]
             faults: Arc::new(Faults::default()),
         })
-    }
-
-    /// The fault injector of this store (for tests of the fail-closed path).
-    pub fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     /// The latest version of an advisory.
@@ -690,83 +678,9 @@ impl Store {
     /// Stores `note` as the latest signed checkpoint and makes it durable. Only the audit
     /// log's checkpointer calls this.
     pub async fn put_checkpoint(&self, note: &str) -> Result<(), StoreError> {
-        if self.faults.fail_appends.load(Ordering::SeqCst) {
-            return Err(StoreError::Injected);
-        }
+        self.injected_failure()?;
         self.db.insert(CHECKPOINT, note.as_bytes())?;
         self.flush().await
-    }
-
-    /// Raw access to the underlying keys, for tamper tests only: reads a key.
-    #[doc(hidden)]
-    pub fn raw_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(key)?.map(|v| v.to_vec()))
-    }
-
-    /// Raw access for tamper tests only: writes (`Some`) or removes (`None`) a key, durably.
-    #[doc(hidden)]
-    pub fn raw_set(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
-        match value {
-            Some(v) => self.db.insert(key, v)?,
-            None => self.db.remove(key)?,
-        };
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// For tamper tests only: replaces the stored leaf `index` (keeping its node hashes), or
-    /// stores it alone in a new block if no block holds it; `None` removes it, splitting its
-    /// block around the gap. Durable.
-    #[doc(hidden)]
-    pub fn raw_set_leaf(&self, index: u64, leaf: Option<&[u8]>) -> Result<(), StoreError> {
-        let found = match self.block_at(index)? {
-            Some((first, bytes)) => {
-                let records = blocks::decode(&bytes)
-                    .map_err(|reason| corrupt_block(&block_key(first), reason))?;
-                let position = (index - first) as usize;
-                (position < records.len()).then_some((first, records, position))
-            }
-            None => None,
-        };
-        let mut batch = sled::Batch::default();
-        let mut blocks = Vec::new();
-        match (found, leaf) {
-            (Some((first, mut records, position)), Some(leaf)) => {
-                records[position].leaf = leaf.to_vec();
-                blocks.push((first, self.encode_block(&records)?));
-            }
-            (Some((first, records, position)), None) => {
-                batch.remove(&block_key(first));
-                if position > 0 {
-                    blocks.push((first, self.encode_block(&records[..position])?));
-                }
-                if position + 1 < records.len() {
-                    let after = &records[position + 1..];
-                    blocks.push((index + 1, self.encode_block(after)?));
-                }
-            }
-            (None, Some(leaf)) => {
-                let record = LeafRecord {
-                    leaf: leaf.to_vec(),
-                    nodes: Vec::new(),
-                };
-                blocks.push((index, self.encode_block(&[record])?));
-            }
-            (None, None) => {}
-        }
-        self.raw_write_blocks(blocks, batch)
-    }
-
-    /// For tamper helpers: [`Store::write_blocks`], then durable.
-    fn raw_write_blocks(
-        &self,
-        blocks: Vec<(u64, Vec<u8>)>,
-        batch: sled::Batch,
-    ) -> Result<(), StoreError> {
-        let (firsts, bytes): (Vec<u64>, Vec<Vec<u8>>) = blocks.into_iter().unzip();
-        self.write_blocks(&firsts, &bytes, batch)?;
-        self.db.flush()?;
-        Ok(())
     }
 
     /// Appends `blocks` (block `i` holding the leaves from index `firsts[i]`) to the log file,
@@ -787,35 +701,18 @@ impl Store {
         })
     }
 
-    /// For tamper tests only: overwrites the stored hash of Merkle node `(level, index)` in the
-    /// record of the leaf that completes it, which must be stored. Durable.
-    #[doc(hidden)]
-    pub fn raw_set_node(&self, level: u8, index: u64, hash: [u8; 32]) -> Result<(), StoreError> {
-        let missing = || corrupt_block(&[level], format!("no stored leaf completes node {index}"));
-        let leaf = completing_leaf(level, index).ok_or_else(missing)?;
-        let (first, bytes) = self.block_at(leaf)?.ok_or_else(missing)?;
-        let mut records =
-            blocks::decode(&bytes).map_err(|reason| corrupt_block(&block_key(first), reason))?;
-        let record = records
-            .get_mut((leaf - first) as usize)
-            .ok_or_else(missing)?;
-        let level = usize::from(level);
-        if record.nodes.len() <= level {
-            record.nodes.resize(level + 1, [0; 32]);
+    /// A test's injected write failure, if any (see [`Faults`]); always `Ok` in a build
+    /// without the `test-hooks` feature.
+    fn injected_failure(&self) -> Result<(), StoreError> {
+        #[cfg(any(test, feature = "test-hooks"))]
+        if self.faults.fails_appends() {
+            return Err(StoreError::Injected);
         }
-        record.nodes[level] = hash;
-        let block = self.encode_block(&records)?;
-        self.raw_write_blocks(vec![(first, block)], sled::Batch::default())
+        Ok(())
     }
 
     fn encode_block(&self, records: &[LeafRecord]) -> Result<Vec<u8>, StoreError> {
         blocks::encode(records).map_err(StoreError::Encoding)
-    }
-
-    /// The raw key of the log size (for tamper tests).
-    #[doc(hidden)]
-    pub fn raw_log_size_key() -> Vec<u8> {
-        LOG_SIZE.to_vec()
     }
 
     /// Applies, atomically, audit leaves (with their Merkle node hashes) starting at
@@ -828,9 +725,7 @@ impl Store {
         leaves: &[LeafRecord],
         changes: Changes,
     ) -> Result<(), StoreError> {
-        if self.faults.fail_appends.load(Ordering::SeqCst) {
-            return Err(StoreError::Injected);
-        }
+        self.injected_failure()?;
         let mut firsts = Vec::new();
         let mut encoded = Vec::new();
         let mut first = first_index;

@@ -6,8 +6,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::common::{enum_name, grade_name, time_text};
+use super::linked::relation_text;
 use crate::audit::AuditEntry;
-use crate::proto::v1::{SubjectKind, TokenKind};
+use crate::proto::v1::{AuditLinked, SubjectKind, TokenKind};
 
 /// The name of a gRPC status code, e.g. `Ok`, `NotFound`.
 pub(crate) fn code_name(code: i32) -> String {
@@ -71,6 +72,9 @@ pub(crate) fn entry_line(e: &AuditEntry) -> String {
     if !e.tokens.is_empty() {
         line.push_str(&format!("  tokens={}", e.tokens.len()));
     }
+    if !e.linked.is_empty() {
+        line.push_str(&format!("  linked=[{}]", linked_summary(&e.linked)));
+    }
     if !e.detail.is_empty() {
         line.push_str(&format!("  \"{}\"", e.detail.escape_debug()));
     }
@@ -103,10 +107,34 @@ pub(crate) fn entry_json(e: &AuditEntry) -> serde_json::Value {
             "kind": enum_name(t.kind, TokenKind::as_str_name),
             "digest": hex::encode(&t.digest),
         })).collect::<Vec<_>>(),
+        "linked": e.linked.iter().map(|l| serde_json::json!({
+            "relation": relation_text(l.relation),
+            "tokens": l.tokens.iter().map(|t| serde_json::json!({
+                "kind": enum_name(t.kind, TokenKind::as_str_name),
+                "digest": hex::encode(&t.digest),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "grade": grade_name(e.grade),
         "advisory_ids": e.advisory_ids,
         "peer": e.peer,
     })
+}
+
+/// The linked subjects of an entry in words: each one's relation and token count, in request
+/// order (`CONTROLLER: 3 tokens, OFFICER: 1 token`). Labels are never recorded, so none show.
+pub(crate) fn linked_summary(linked: &[AuditLinked]) -> String {
+    linked
+        .iter()
+        .map(|l| {
+            let n = l.tokens.len();
+            let relation = match relation_text(l.relation) {
+                "" => "RELATION_UNSPECIFIED",
+                r => r,
+            };
+            format!("{relation}: {n} token{}", if n == 1 { "" } else { "s" })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A replayed record for other tools: the index, the exact leaf (base64), its SHA-256 leaf
@@ -163,5 +191,40 @@ mod tests {
         let record = record_json(4, b"leaf", &entry);
         assert_eq!(record["leaf"], STANDARD.encode(b"leaf"));
         assert_eq!(record["entry"]["index"], 4);
+    }
+
+    #[test]
+    fn linked_subjects_show_their_relation_and_token_count() {
+        use crate::proto::v1::{MatchToken, Relation};
+        let token = || MatchToken {
+            kind: TokenKind::PersonNameDob as i32,
+            digest: vec![7; 32],
+        };
+        let entry = AuditEntry {
+            index: 9,
+            linked: vec![
+                AuditLinked {
+                    relation: Relation::Controller as i32,
+                    tokens: vec![token(), token()],
+                },
+                AuditLinked {
+                    relation: Relation::Officer as i32,
+                    tokens: vec![token()],
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            linked_summary(&entry.linked),
+            "CONTROLLER: 2 tokens, OFFICER: 1 token"
+        );
+        assert!(entry_line(&entry).contains("linked=[CONTROLLER: 2 tokens, OFFICER: 1 token]"));
+        let json = entry_json(&entry);
+        assert_eq!(json["linked"][0]["relation"], "CONTROLLER");
+        assert_eq!(
+            json["linked"][0]["tokens"][1]["digest"],
+            hex::encode([7u8; 32])
+        );
+        assert_eq!(json["linked"][1]["relation"], "OFFICER");
     }
 }

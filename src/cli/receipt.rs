@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::common::{enum_name, grade_name, time_text, ClientArgs};
-use super::entry_text::{code_name, serial_decimal};
+use super::entry_text::{code_name, linked_summary, serial_decimal};
 use crate::audit::checkpoint::NoteVerifier;
 use crate::audit::tlog_proof::{self, VerifiedReceipt};
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
@@ -214,6 +214,13 @@ pub(crate) fn receipt_text(v: &VerifiedReceipt, key: &NoteVerifier) -> String {
         e.tokens.len(),
         kinds.join(", ")
     ));
+    if !e.linked.is_empty() {
+        t.push_str(&format!(
+            "  linked:       {} ({})\n",
+            e.linked.len(),
+            linked_summary(&e.linked)
+        ));
+    }
     t.push_str(&format!("  grade:        {}\n", grade_name(e.grade)));
     let matches = if e.advisory_ids.is_empty() {
         "none".to_owned()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::common::{
     advisory_json, enum_name, grade_meaning, grade_name, match_tokens, request_id, strength_name,
-    time_text, ClientArgs, IdentityArgs,
+    tier_meaning, tier_name, time_text, ClientArgs, IdentityArgs,
 };
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{RiskGrade, SubjectKind, TokenKind, VetRequest, VetResponse};
@@ -111,6 +111,8 @@ pub(crate) fn response_json(r: &VetResponse) -> serde_json::Value {
             "advisory": m.advisory.as_ref().map(advisory_json),
             "matched_on": m.matched_on.iter().map(|k| enum_name(*k, TokenKind::as_str_name)).collect::<Vec<_>>(),
             "strength": strength_name(m.strength),
+            "tier": tier_name(m.tier),
+            "tier_meaning": tier_meaning(m.tier),
         })).collect::<Vec<_>>(),
     })
 }
@@ -144,6 +146,7 @@ fn print_response(r: &VetResponse, json: bool) {
             strength_name(m.strength),
             on.join(", ")
         );
+        println!("    {}: {}", tier_name(m.tier), tier_meaning(m.tier));
         println!("    {}", a.guidance);
     }
 }

@@ -12,33 +12,12 @@ use super::{
 };
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::proto::v1::{
-    AdvisoryMatch, AdvisoryState, MatchStrength, RiskGrade, TokenKind, VetResponse,
-};
+use crate::proto::v1::{AdvisoryMatch, AdvisoryState, RiskGrade, TokenKind, VetResponse};
 use crate::store::{Changes, IdempotencyRecord, WatchRecord};
 
 use super::validate::VetQuery;
 
-/// Match strength from the set of token kinds an advisory matched on (api.md).
-pub fn strength(kinds: &BTreeSet<TokenKind>) -> MatchStrength {
-    let strong = kinds.iter().any(|k| {
-        matches!(
-            k,
-            TokenKind::TravelDocument
-                | TokenKind::CompanyNumber
-                | TokenKind::CryptoWallet
-                | TokenKind::Email
-                | TokenKind::PersonNameDob
-        )
-    });
-    if strong || kinds.len() >= 2 {
-        MatchStrength::Strong
-    } else if kinds.contains(&TokenKind::PersonNameYob) {
-        MatchStrength::Weak
-    } else {
-        MatchStrength::Partial
-    }
-}
+pub use super::strength::strength;
 
 impl VetQuery {
     /// SHA-256 over the request's content: an identical repeat has the same fingerprint.
@@ -230,6 +209,7 @@ impl Gateway {
                     advisory: Some(party_view(&v, now)),
                     matched_on: kinds.iter().map(|k| *k as i32).collect(),
                     strength: strength(&kinds) as i32,
+                    tier: super::strength::tier(&kinds) as i32,
                 },
                 v.owner_org,
             ));
@@ -262,37 +242,4 @@ fn shard(scope: &str, request_id: &str, shards: usize) -> usize {
     let mut b = [0u8; 8];
     b.copy_from_slice(&d.as_ref()[..8]);
     (u64::from_le_bytes(b) % shards as u64) as usize
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(kinds: &[TokenKind]) -> BTreeSet<TokenKind> {
-        kinds.iter().copied().collect()
-    }
-
-    #[test]
-    fn strength_follows_the_contract() {
-        use TokenKind::*;
-        for k in [
-            TravelDocument,
-            CompanyNumber,
-            CryptoWallet,
-            Email,
-            PersonNameDob,
-        ] {
-            assert_eq!(strength(&set(&[k])), MatchStrength::Strong, "{k:?}");
-        }
-        assert_eq!(
-            strength(&set(&[PersonNamePostcode])),
-            MatchStrength::Partial
-        );
-        assert_eq!(strength(&set(&[OrganisationName])), MatchStrength::Partial);
-        assert_eq!(strength(&set(&[PersonNameYob])), MatchStrength::Weak);
-        assert_eq!(
-            strength(&set(&[PersonNameYob, PersonNamePostcode])),
-            MatchStrength::Strong
-        );
-    }
 }

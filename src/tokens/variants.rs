@@ -103,7 +103,7 @@ const SOUND_RULES: [(&str, &str); 18] = [
     ("zh", "x"),
     ("cz", "x"),
     ("sz", "x"),
-    ("kh", "h"),
+    ("kh", "x"),
     ("ph", "f"),
     ("th", "t"),
     ("dh", "t"),
@@ -290,6 +290,8 @@ mod tests {
         assert_eq!(sound_word("tchaikovsky"), "xkfsk");
         assert_eq!(sound_word("chaykovskiy"), "xkfsk");
         assert_eq!(sound_word("yuri"), "r");
+        assert_eq!(sound_word("khrushchev"), "xrxf");
+        assert_eq!(sound_word("chruschtschow"), "xrxf");
         assert_eq!(sound_word("iurii"), "r");
         assert_eq!(sound_word("alex"), "lks");
         assert_eq!(sound_word("cecil"), "sl");

@@ -179,7 +179,7 @@ MAX_PART_WORDS = 6
 ICAO_GERMAN = {"ä": "ae", "Ä": "ae", "ö": "oe", "Ö": "oe", "ü": "ue", "Ü": "ue"}
 SOUND_RULES = [
     ("tsch", "x"), ("shch", "x"), ("sch", "x"), ("tch", "x"), ("ch", "x"), ("sh", "x"),
-    ("zh", "x"), ("cz", "x"), ("sz", "x"), ("kh", "h"), ("ph", "f"), ("th", "t"), ("dh", "t"),
+    ("zh", "x"), ("cz", "x"), ("sz", "x"), ("kh", "x"), ("ph", "f"), ("th", "t"), ("dh", "t"),
     ("gh", "g"), ("ck", "k"), ("ts", "s"), ("tz", "s"), ("dz", "s"),
 ]
 SOUND_CLASS = {

@@ -1160,7 +1160,8 @@ mod tests {
         let request = ok.outcome.unwrap();
         assert!(ok.request_id.starts_with("csv-") && ok.request_id.len() == 28);
         assert_eq!(request.request_id, ok.request_id);
-        assert_eq!(request.tokens.len(), 2);
+        // 2 exact, 1 letters, 1 sound (`ln`), 2 part (`a lee`, `ann lee`).
+        assert_eq!(request.tokens.len(), 6);
         assert_eq!(request.case_reference, "C-1");
         // Same cells, same id; other cells, another id; column order does not matter.
         let again = evaluate(

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use super::common::{grade_name, match_tokens, strength_name, ClientArgs};
+use super::common::{grade_name, match_tokens, strength_name, tier_name, ClientArgs};
 use super::vet::{response_json, Kind};
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{SubjectKind, VetRequest, VetResponse};
@@ -65,7 +65,7 @@ const COLUMNS: [(&str, Column); 12] = [
 ];
 
 /// The columns of the CSV output, in order.
-pub(crate) const OUTPUT_COLUMNS: [&str; 7] = [
+pub(crate) const OUTPUT_COLUMNS: [&str; 8] = [
     "line",
     "request_id",
     "grade",
@@ -73,6 +73,7 @@ pub(crate) const OUTPUT_COLUMNS: [&str; 7] = [
     "strength",
     "audit_index",
     "error",
+    "tier",
 ];
 
 /// The prefix of the `error` column (CSV) for a row refused on this machine.
@@ -600,7 +601,7 @@ impl Sink {
     fn write(&mut self, line: u64, request_id: &str, result: &RowResult) -> std::io::Result<()> {
         match self {
             Sink::Csv(w) => {
-                let mut row: [String; 7] = Default::default();
+                let mut row: [String; 8] = Default::default();
                 row[0] = line.to_string();
                 row[1] = request_id.to_owned();
                 if let RowResult::Answered(r) = result {
@@ -621,6 +622,18 @@ impl Sink {
                     row[5] = r.audit_index.to_string();
                 }
                 row[6] = result.error_text();
+                if let RowResult::Answered(r) = result {
+                    // MatchTier values rise from EXACT (1) to PARTIAL_NAME (4): the smallest
+                    // set value is the best tier.
+                    row[7] = r
+                        .matches
+                        .iter()
+                        .map(|m| m.tier)
+                        .filter(|t| *t > 0)
+                        .min()
+                        .map(|t| tier_name(t).to_owned())
+                        .unwrap_or_default();
+                }
                 w.write_record(&row)?;
                 w.flush()
             }
@@ -1285,7 +1298,7 @@ mod tests {
         let header = OUTPUT_COLUMNS.join(",");
         std::fs::write(
             &p,
-            format!("{header}\n2,r-1,NO_TRACE,,,4,\n3,r-2,,,,,local: dob: x\n4,r-3,NO_TR"),
+            format!("{header}\n2,r-1,NO_TRACE,,,4,,\n3,r-2,,,,,local: dob: x,\n4,r-3,NO_TR"),
         )
         .unwrap();
         let (complete, _) = complete_len(&p).unwrap();

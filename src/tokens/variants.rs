@@ -338,5 +338,7 @@ mod tests {
         assert!(forms.len() <= 2 + 23 + 32, "{}", forms.len());
         assert!(forms.iter().all(|(_, c)| c.ends_with("|1980-01-02")));
         assert!(variant_forms("!!!", "1980-01-02").is_empty());
+        // A letter for N (U+02BC) that transliterates to an apostrophe: no variant, no error.
+        assert!(variant_forms("\u{2bc}", "1980-01-02").is_empty());
     }
 }

@@ -688,6 +688,8 @@ CASES: list[tuple[str, str, dict]] = [
      {"name": "Aoi", "dob": "2001-01-01"}),
     ("variant-postcode-none", "name and postcode alone derive no variant (the date is required)",
      {"name": "Jürgen Müller", "postcode": "SW1A 1AA"}),
+    ("variant-not-formable", "U+02BC is a letter for N but only an apostrophe in Latin: exact "
+     "tokens only, no error", {"name": "\u02bc", "dob": "1980-01-01"}),
     ("variant-year-none", "a year of birth alone derives no variant",
      {"name": "Jürgen Müller", "dob": "1961"}),
     # --- rejections --------------------------------------------------------------------------

@@ -414,16 +414,8 @@ fn dob(rng: &mut Rng) -> String {
     )
 }
 
-/// Runs the benchmark over `corpus` with `people` synthetic people and `false_pairs` pairs of
-/// different people for each false-match measure.
-pub fn run(
-    corpus: &Corpus,
-    people: usize,
-    false_pairs: usize,
-    seed: u64,
-) -> Result<Report, TokenError> {
-    let key = MatchingKey::new("recall-1", [7; 32])?;
-    let mut rng = Rng(seed);
+/// `people` synthetic people drawn from the corpus.
+fn crowd(corpus: &Corpus, people: usize, rng: &mut Rng) -> Vec<Person> {
     let locales: Vec<&String> = corpus.locales.keys().collect();
     let mut crowd = Vec::with_capacity(people);
     for _ in 0..people {
@@ -449,6 +441,30 @@ pub fn run(
             surnames: sur,
         });
     }
+    crowd
+}
+
+/// `n` synthetic people from the corpus as (name as usually written in Latin, date of birth),
+/// for other measurements (the token index size, `cargo bench --bench token_index`).
+pub fn sample_people(corpus: &Corpus, n: usize, seed: u64) -> Vec<(String, String)> {
+    let mut rng = Rng(seed);
+    crowd(corpus, n, &mut rng)
+        .iter()
+        .map(|p| (p.latin(), dob(&mut rng)))
+        .collect()
+}
+
+/// Runs the benchmark over `corpus` with `people` synthetic people and `false_pairs` pairs of
+/// different people for each false-match measure.
+pub fn run(
+    corpus: &Corpus,
+    people: usize,
+    false_pairs: usize,
+    seed: u64,
+) -> Result<Report, TokenError> {
+    let key = MatchingKey::new("recall-1", [7; 32])?;
+    let mut rng = Rng(seed);
+    let crowd = crowd(corpus, people, &mut rng);
 
     let mut report = Report {
         people,

@@ -78,10 +78,11 @@ fn walkthrough_with_the_real_binary() {
     assert_eq!(v["matches"][0]["advisory"]["advisory_id"], id.as_str());
     assert_eq!(v["matches"][0]["strength"], "STRONG");
     assert_eq!(
-        v["matches"][0]["matched_on"].as_array().unwrap()[..2],
+        v["matches"][0]["matched_on"].as_array().unwrap()[..3],
         [
             serde_json::json!("PERSON_NAME_DOB"),
-            serde_json::json!("PERSON_NAME_YOB")
+            serde_json::json!("PERSON_NAME_YOB"),
+            serde_json::json!("PERSON_NAME_BIRTH_MONTH")
         ]
     );
     assert_eq!(v["matches"][0]["tier"], "EXACT");
@@ -266,4 +267,12 @@ fn serve_without_config_or_dev_is_a_usage_error() {
     let out = Command::new(BIN).args(["serve"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+}
+
+#[test]
+fn vet_help_says_a_year_alone_is_a_date_of_birth() {
+    let out = Command::new(BIN).args(["vet", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("or the year alone (YYYY)"), "{help}");
 }

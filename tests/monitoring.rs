@@ -204,10 +204,11 @@ async fn hits_reach_the_owning_unit_only_for_matches() {
     assert_eq!(h.party, "alpha");
     assert_eq!(h.audit_index, hit_vet.audit_index);
     assert_eq!(
-        h.matched_on[..2],
+        h.matched_on[..3],
         [
             TokenKind::PersonNameDob as i32,
-            TokenKind::PersonNameYob as i32
+            TokenKind::PersonNameYob as i32,
+            TokenKind::PersonNameBirthMonth as i32
         ]
     );
     assert_eq!(

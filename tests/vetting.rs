@@ -72,6 +72,7 @@ async fn unknown_subject_then_published_then_revised_then_withdrawn() {
         vec![
             TokenKind::PersonNameDob as i32,
             TokenKind::PersonNameYob as i32,
+            TokenKind::PersonNameBirthMonth as i32,
             TokenKind::PersonNameLettersDob as i32,
             TokenKind::PersonNameSoundDob as i32,
             TokenKind::PersonNamePartDob as i32,
@@ -144,6 +145,7 @@ async fn unknown_subject_then_published_then_revised_then_withdrawn() {
     let got = official
         .get_advisory(GetAdvisoryRequest {
             advisory_id: adv.advisory_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -281,6 +283,7 @@ async fn expired_advisories_do_not_match() {
     let got = official
         .get_advisory(GetAdvisoryRequest {
             advisory_id: rec.advisory.unwrap().advisory_id,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -419,7 +422,7 @@ async fn vet_with_every_token_kind_and_case_reference() {
         email: Some("Olga@Example.org".into()),
     });
     let kinds: std::collections::BTreeSet<i32> = all.iter().map(|t| t.kind).collect();
-    assert_eq!(kinds.len(), 11, "every kind, the variant kinds included");
+    assert_eq!(kinds.len(), 12, "every kind, the variant kinds included");
     let all_len = all.len();
     let mut q: VetRequest = vet_request("all-kinds", all);
     q.case_reference = "DON/2026/001".into();

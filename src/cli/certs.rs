@@ -1,4 +1,5 @@
-//! `portcullis certs dev`.
+//! `portcullis certs`: the development PKI, and production key material
+//! ([`super::pki_commands`]).
 
 use std::path::PathBuf;
 
@@ -6,12 +7,24 @@ use crate::Error;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Regenerate the development PKI (CA, server, clients, CRL, log-signing and matching keys).
+    /// Regenerate the development PKI (never for production) (CA, server, clients, CRL, log-signing and matching keys).
     Dev {
         /// Output directory.
         #[arg(long, default_value = "certs-dev")]
         out: PathBuf,
     },
+    /// Create a CA (ca.crt, ca.key) for production.
+    Ca(super::pki_commands::CaArgs),
+    /// Issue a client certificate (a SPIFFE identity) or the server certificate.
+    Issue(super::pki_commands::IssueArgs),
+    /// Sign a new CRL for the CA, keeping its revocations (refreshes nextUpdate).
+    Crl(super::pki_commands::CrlArgs),
+    /// Revoke a certificate: add its serial to the CRL and sign it again.
+    Revoke(super::pki_commands::RevokeArgs),
+    /// Create the gateway's audit-log signing key and its verifier key for the auditors.
+    LogKey(super::pki_commands::LogKeyArgs),
+    /// Create a matching key for an epoch (parties and officials only).
+    MatchingKey(super::pki_commands::MatchingKeyArgs),
 }
 
 pub(crate) fn run(cmd: Command) -> Result<(), Error> {
@@ -24,5 +37,11 @@ pub(crate) fn run(cmd: Command) -> Result<(), Error> {
             println!("log verifier key: {}", pki.log_vkey);
             Ok(())
         }
+        Command::Ca(args) => super::pki_commands::ca(args),
+        Command::Issue(args) => super::pki_commands::issue(args),
+        Command::Crl(args) => super::pki_commands::crl(args),
+        Command::Revoke(args) => super::pki_commands::revoke(args),
+        Command::LogKey(args) => super::pki_commands::log_key(args),
+        Command::MatchingKey(args) => super::pki_commands::matching_key(args),
     }
 }

@@ -34,6 +34,9 @@ fn describe(kind: TokenKind) -> (Attribute, MatchStrength, MatchTier) {
         TokenKind::OrganisationName => (Attribute::OrganisationName, Partial, MatchTier::Exact),
         TokenKind::CryptoWallet => (Attribute::Wallet, Strong, MatchTier::Exact),
         TokenKind::Email => (Attribute::Email, Strong, MatchTier::Exact),
+        // Name with a year and month of birth: the same attribute as name + date, never more
+        // than PARTIAL on its own (tokens.md v2 "PERSON_NAME_BIRTH_MONTH").
+        TokenKind::PersonNameBirthMonth => (Attribute::NameAndDate, Partial, MatchTier::Exact),
         TokenKind::PersonNameLettersDob => (Attribute::NameAndDate, Strong, MatchTier::Normalised),
         TokenKind::PersonNameSoundDob => (Attribute::NameAndDate, Partial, MatchTier::Phonetic),
         TokenKind::PersonNamePartDob => (Attribute::NameAndDate, Partial, MatchTier::PartialName),
@@ -75,7 +78,8 @@ pub fn tier_of(kinds: &[i32]) -> MatchTier {
 /// Match strength of the set of kinds an advisory matched on: `STRONG` if one attribute is
 /// strong on its own (travel document, company number, wallet, email, name + full date exactly
 /// or after normalisation) or two distinct attributes matched; else `PARTIAL` if a postcode,
-/// organisation name or name variant with the date matched; else `WEAK`. Then a best tier of
+/// organisation name, name with year and month of birth, or name variant with the date
+/// matched; else `WEAK`. Then a best tier of
 /// `PHONETIC` or `PARTIAL_NAME` caps it at `PARTIAL`.
 pub fn strength(kinds: &BTreeSet<TokenKind>) -> MatchStrength {
     let attributes: BTreeSet<Attribute> = kinds.iter().map(|k| describe(*k).0).collect();
@@ -129,6 +133,37 @@ mod tests {
             strength(&set(&[PersonNameYob, PersonNamePostcode])),
             MatchStrength::Strong,
             "two attributes"
+        );
+        // Name and a date at any precision are one attribute: a year and month is PARTIAL,
+        // with or without the year token.
+        assert_eq!(
+            strength(&set(&[PersonNameBirthMonth])),
+            MatchStrength::Partial
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameYob, PersonNameBirthMonth])),
+            MatchStrength::Partial
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameBirthMonth, CompanyNumber])),
+            MatchStrength::Strong
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameBirthMonth, PersonNamePostcode])),
+            MatchStrength::Strong
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameDob, PersonNameYob, PersonNameBirthMonth])),
+            MatchStrength::Strong
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameBirthMonth, PersonNameSoundDob])),
+            MatchStrength::Partial,
+            "a variant adds no attribute to the month"
+        );
+        assert_eq!(
+            tier(&set(&[PersonNameBirthMonth, PersonNameSoundDob])),
+            MatchTier::Exact
         );
     }
 

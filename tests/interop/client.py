@@ -201,8 +201,8 @@ def gateway_checks(c: Checks, pb, host: str, port: int) -> dict:
     official_tokens = tokens_for(pb, key, official_fields)
     kinds = [common.TokenKind.Name(t.kind) for t in party_tokens]
     c.check(
-        [t.digest for t in party_tokens[:2]] == [t.digest for t in official_tokens[:2]]
-        and kinds[:2] == ["PERSON_NAME_DOB", "PERSON_NAME_YOB"]
+        [t.digest for t in party_tokens[:3]] == [t.digest for t in official_tokens[:3]]
+        and kinds[:3] == ["PERSON_NAME_DOB", "PERSON_NAME_YOB", "PERSON_NAME_BIRTH_MONTH"]
         and {"PERSON_NAME_LETTERS_DOB", "PERSON_NAME_SOUND_DOB", "PERSON_NAME_PART_DOB"}
         <= set(kinds),
         "tokens: the party's and the official's spellings give the same exact tokens in Python, "
@@ -276,11 +276,11 @@ def gateway_checks(c: Checks, pb, host: str, port: int) -> dict:
     c.check(
         m is not None
         and m.advisory.advisory_id == adv.advisory_id
-        and {"PERSON_NAME_DOB", "PERSON_NAME_YOB"}
+        and {"PERSON_NAME_DOB", "PERSON_NAME_YOB", "PERSON_NAME_BIRTH_MONTH"}
         <= set(enum_names(common.TokenKind, m.matched_on))
         and common.MatchStrength.Name(m.strength) == "STRONG"
         and common.MatchTier.Name(m.tier) == "EXACT",
-        "vet: one match, the published advisory, on PERSON_NAME_DOB and PERSON_NAME_YOB, STRONG, "
+        "vet: one match, the published advisory, on PERSON_NAME_DOB, _YOB and _BIRTH_MONTH, STRONG, "
         "tier EXACT",
         str(resp2).replace("\n", " "),
     )

@@ -97,7 +97,7 @@ fn main() {
         println!(
             "| {} | {advisories} | {tokens_total} ({:.1} each) | {:.1} MiB |",
             if variants {
-                "v2: exact + variants"
+                "v2: exact (with `PERSON_NAME_BIRTH_MONTH`) + variants"
             } else {
                 "v1: exact only"
             },

@@ -23,6 +23,9 @@
 use std::fmt;
 use std::path::Path;
 
+pub mod recall;
+pub mod variants;
+
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use time::{Date, Month, OffsetDateTime};
@@ -32,10 +35,54 @@ use unicode_normalization::UnicodeNormalization;
 /// The prefix of every digested message: `"portcullis:v1:"`.
 pub const DIGEST_PREFIX: &str = "portcullis:v1:";
 
-/// Title words dropped from names wherever they stand (step 7 of name canonicalisation).
-pub const TITLE_WORDS: [&str; 15] = [
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev", "hon",
-    "rt", "mp",
+/// Title words dropped from names wherever they stand (step 7 of name canonicalisation): the
+/// v1 list, then (tokens v2) "the", councillors, peers' styles, King's/Queen's Counsel,
+/// honours and post-nominals that UK registers carry, and generational suffixes.
+pub const TITLE_WORDS: [&str; 44] = [
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "sir",
+    "dame",
+    "lord",
+    "lady",
+    "rev",
+    "hon",
+    "rt",
+    "mp", // v1
+    "the",
+    "cllr",
+    "councillor",
+    "baroness",
+    "viscount",
+    "viscountess",
+    "countess",
+    "kc",
+    "qc",
+    "obe",
+    "mbe",
+    "cbe",
+    "kbe",
+    "dbe",
+    "gbe",
+    "bem",
+    "bt",
+    "bart",
+    "esq",
+    "jp",
+    "dl",
+    "frs",
+    "msp",
+    "mla",
+    "mep",
+    "jr",
+    "jnr",
+    "sr",
+    "snr",
 ];
 
 /// Legal-form words removed, repeatedly, from the end of an organisation name.
@@ -58,7 +105,8 @@ pub const LEGAL_FORM_WORDS: [&str; 12] = [
 pub const MIN_YEAR: i32 = 1900;
 
 /// The kinds of token, in the order of the proto enum (PERSON_NAME_DOB = 1 ... EMAIL = 8 of
-/// spec v1, then PERSON_NAME_BIRTH_MONTH = 9).
+/// spec v1, then PERSON_NAME_BIRTH_MONTH = 9 and the variant kinds of tokens v2,
+/// PERSON_NAME_LETTERS_DOB = 10 ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TokenKind {
     /// Name and full date of birth: `name(N) + "|" + YYYY-MM-DD`.
@@ -80,11 +128,20 @@ pub enum TokenKind {
     /// Name and year and month of birth (tokens v2): `name(N) + "|" + YYYY-MM`. What the UK
     /// register of persons with significant control publishes; derived from a full date too.
     PersonNameBirthMonth,
+    /// Variant (tier NORMALISED): the sorted letters of the name's Latin spelling and the date
+    /// of birth ([`variants`]).
+    PersonNameLettersDob,
+    /// Variant (tier PHONETIC): the name's sorted sound classes, or them less one, and the date
+    /// of birth ([`variants`]).
+    PersonNameSoundDob,
+    /// Variant (tier PARTIAL_NAME): two words of the name, or a word and another's initial, and
+    /// the date of birth ([`variants`]).
+    PersonNamePartDob,
 }
 
 impl TokenKind {
     /// Every kind, in proto enum order.
-    pub const ALL: [TokenKind; 9] = [
+    pub const ALL: [TokenKind; 12] = [
         TokenKind::PersonNameDob,
         TokenKind::PersonNameYob,
         TokenKind::PersonNamePostcode,
@@ -94,6 +151,9 @@ impl TokenKind {
         TokenKind::CryptoWallet,
         TokenKind::Email,
         TokenKind::PersonNameBirthMonth,
+        TokenKind::PersonNameLettersDob,
+        TokenKind::PersonNameSoundDob,
+        TokenKind::PersonNamePartDob,
     ];
 
     /// The label digested with the canonical form (`"person-name-dob"`, …).
@@ -108,6 +168,9 @@ impl TokenKind {
             TokenKind::CryptoWallet => "crypto-wallet",
             TokenKind::Email => "email",
             TokenKind::PersonNameBirthMonth => "person-name-birth-month",
+            TokenKind::PersonNameLettersDob => "person-name-letters-dob",
+            TokenKind::PersonNameSoundDob => "person-name-sound-dob",
+            TokenKind::PersonNamePartDob => "person-name-part-dob",
         }
     }
 
@@ -123,6 +186,9 @@ impl TokenKind {
             TokenKind::CryptoWallet => "CRYPTO_WALLET",
             TokenKind::Email => "EMAIL",
             TokenKind::PersonNameBirthMonth => "PERSON_NAME_BIRTH_MONTH",
+            TokenKind::PersonNameLettersDob => "PERSON_NAME_LETTERS_DOB",
+            TokenKind::PersonNameSoundDob => "PERSON_NAME_SOUND_DOB",
+            TokenKind::PersonNamePartDob => "PERSON_NAME_PART_DOB",
         }
     }
 
@@ -464,6 +530,9 @@ fn derive_on(
             }
             Birth::Year(_) => {}
         }
+    }
+    if let (Some(raw), Some(Birth::Date(date))) = (&f.name, &birth) {
+        out.extend(variants::variant_forms(raw, date));
     }
     Ok(out
         .into_iter()
@@ -945,7 +1014,7 @@ mod tests {
 
     #[test]
     fn kinds_labels_and_names() {
-        assert_eq!(TokenKind::ALL.len(), 9);
+        assert_eq!(TokenKind::ALL.len(), 12);
         for kind in TokenKind::ALL {
             assert_eq!(TokenKind::from_name(kind.name()), Some(kind));
             assert_eq!(kind.label().replace('-', "_").to_uppercase(), kind.name());
@@ -993,7 +1062,11 @@ mod tests {
     fn names_titles_and_rejections() {
         assert_eq!(
             canonical_name("The Rt. Hon. Dame Jane Doe MP").unwrap(),
-            "doe jane the"
+            "doe jane"
+        );
+        assert_eq!(
+            canonical_name("Cllr John Smith KC OBE, Esq.").unwrap(),
+            "john smith"
         );
         assert_eq!(canonical_name("Prof. Dr. Mx Alex Lee").unwrap(), "alex lee");
         for bad in ["", "   ", "!!! ---", "Mr. Dr.", "\u{301}\u{301}", "\u{0}"] {
@@ -1287,7 +1360,11 @@ mod tests {
                 TokenKind::PersonNameDob,
                 TokenKind::PersonNameYob,
                 TokenKind::PersonNamePostcode,
-                TokenKind::PersonNameBirthMonth
+                TokenKind::PersonNameBirthMonth,
+                TokenKind::PersonNameLettersDob,
+                TokenKind::PersonNameSoundDob,
+                TokenKind::PersonNamePartDob,
+                TokenKind::PersonNamePartDob,
             ]
         );
         assert_eq!(tokens[1].canonical, "doe jane|1980");

@@ -78,13 +78,15 @@ fn walkthrough_with_the_real_binary() {
     assert_eq!(v["matches"][0]["advisory"]["advisory_id"], id.as_str());
     assert_eq!(v["matches"][0]["strength"], "STRONG");
     assert_eq!(
-        v["matches"][0]["matched_on"],
-        serde_json::json!([
-            "PERSON_NAME_DOB",
-            "PERSON_NAME_YOB",
-            "PERSON_NAME_BIRTH_MONTH"
-        ])
+        v["matches"][0]["matched_on"].as_array().unwrap()[..3],
+        [
+            serde_json::json!("PERSON_NAME_DOB"),
+            serde_json::json!("PERSON_NAME_YOB"),
+            serde_json::json!("PERSON_NAME_BIRTH_MONTH")
+        ]
     );
+    assert_eq!(v["matches"][0]["tier"], "EXACT");
+    assert_eq!(v["matches"][0]["tier_meaning"], "exact name or identifier");
     assert!(
         v.to_string().find("OP-7").is_none(),
         "internal references never reach parties"
@@ -97,6 +99,10 @@ fn walkthrough_with_the_real_binary() {
     assert!(
         out.starts_with("HIGH: do not proceed without consulting the security liaison"),
         "{out}"
+    );
+    assert!(
+        out.contains("    EXACT: exact name or identifier\n"),
+        "the tier in words: {out}"
     );
 
     // Revise (expected version fetched) and withdraw.

@@ -204,12 +204,17 @@ async fn hits_reach_the_owning_unit_only_for_matches() {
     assert_eq!(h.party, "alpha");
     assert_eq!(h.audit_index, hit_vet.audit_index);
     assert_eq!(
-        h.matched_on,
-        vec![
+        h.matched_on[..3],
+        [
             TokenKind::PersonNameDob as i32,
             TokenKind::PersonNameYob as i32,
             TokenKind::PersonNameBirthMonth as i32
         ]
+    );
+    assert_eq!(
+        h.tier,
+        portcullis::proto::v1::MatchTier::Exact as i32,
+        "the hit carries the best tier"
     );
     assert!(next(&mut hits, 1).await.is_none(), "the miss is not a hit");
 

@@ -467,10 +467,10 @@ async fn vet_token_count_rules() {
     )
     .await;
     let mut many = vec![token(TokenKind::Email, 7)];
-    many.extend(distinct_tokens(16));
+    many.extend(distinct_tokens(128));
     f.refuse(
-        vet_request("tok-17", many),
-        "tokens: at most 16 tokens, got 17",
+        vet_request("tok-129", many),
+        "tokens: at most 128 tokens, got 129",
     )
     .await;
 }
@@ -613,9 +613,9 @@ async fn publish_token_rules() {
     r.tokens.clear();
     f.refuse_publish(r, "tokens: at least one token is required")
         .await;
-    let mut r = AdvisoryFixture::publish("tok-65");
-    r.tokens.extend(distinct_tokens(64));
-    f.refuse_publish(r, "tokens: at most 64 tokens, got 65")
+    let mut r = AdvisoryFixture::publish("tok-257");
+    r.tokens.extend(distinct_tokens(256));
+    f.refuse_publish(r, "tokens: at most 256 tokens, got 257")
         .await;
     let mut r = AdvisoryFixture::publish("tok-31");
     r.tokens.push(MatchToken {

@@ -67,7 +67,7 @@ fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
     let (ok, _, err) = run(port, &args);
     assert!(ok, "{err}");
     let rows = records(&std::fs::read_to_string(&out_file).unwrap());
-    assert_eq!(rows[0][7..], ["subject_grade", "via", "relation"]);
+    assert_eq!(rows[0][7..], ["subject_grade", "via", "relation", "tier"]);
     let row = |line: &str| rows.iter().find(|r| r[0] == line).unwrap().clone();
     // The company: grade HIGH through its controller, NO_TRACE itself.
     let company = row("2");
@@ -79,14 +79,18 @@ fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
     let psc1 = row("3");
     assert_eq!(psc1[1], company[1]);
     assert_eq!(psc1[2..5], ["HIGH", advisory.as_str(), "PARTIAL"]);
-    assert_eq!(psc1[8..], ["psc-1", "CONTROLLER"]);
+    assert_eq!(
+        psc1[8..],
+        ["psc-1", "CONTROLLER", "EXACT"],
+        "on the birth month"
+    );
     let parent = row("4");
     assert_eq!(parent[2], "NO_TRACE");
-    assert_eq!(parent[8..], ["parent-1", "PARENT"]);
-    assert_eq!(row("5")[8..], ["psc-3-ceased", "CONTROLLER"]);
+    assert_eq!(parent[8..], ["parent-1", "PARENT", ""]);
+    assert_eq!(row("5")[8..10], ["psc-3-ceased", "CONTROLLER"]);
     // An individual donor with a funding source.
     assert_eq!(row("6")[2], "NO_TRACE");
-    assert_eq!(row("7")[8..], ["acct-1", "FUNDING_SOURCE"]);
+    assert_eq!(row("7")[8..], ["acct-1", "FUNDING_SOURCE", ""]);
     assert_eq!(row("7")[1], row("6")[1]);
     // A bad linked row stops its group, naming the line.
     assert_eq!(

@@ -272,3 +272,20 @@ pub(crate) fn print_record(r: &AdvisoryRecord, json: bool) {
 pub(crate) fn strength_name(v: i32) -> &'static str {
     enum_name(v, MatchStrength::as_str_name)
 }
+
+/// A match tier's proto name (`PHONETIC`, …).
+pub(crate) fn tier_name(v: i32) -> &'static str {
+    enum_name(v, crate::proto::v1::MatchTier::as_str_name)
+}
+
+/// What a match tier means for the person reading the answer.
+pub(crate) fn tier_meaning(v: i32) -> &'static str {
+    use crate::proto::v1::MatchTier;
+    match MatchTier::try_from(v).unwrap_or(MatchTier::Unspecified) {
+        MatchTier::Exact => "exact name or identifier",
+        MatchTier::Normalised => "the same name in another script or spelling",
+        MatchTier::Phonetic => "sounds alike — review before acting",
+        MatchTier::PartialName => "part of the name matched — review before acting",
+        MatchTier::Unspecified => "tier not reported by the gateway",
+    }
+}

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use super::common::{grade_name, match_tokens, strength_name, ClientArgs};
+use super::common::{grade_name, match_tokens, strength_name, tier_name, ClientArgs};
 use super::csv_lines::LineCounter;
 use super::csv_links;
 use super::linked::relation_text;
@@ -88,7 +88,7 @@ pub(super) const COLUMNS: [(&str, Column); 15] = [
 ];
 
 /// The columns of the CSV output, in order.
-pub(crate) const OUTPUT_COLUMNS: [&str; 10] = [
+pub(crate) const OUTPUT_COLUMNS: [&str; 11] = [
     "line",
     "request_id",
     "grade",
@@ -99,6 +99,7 @@ pub(crate) const OUTPUT_COLUMNS: [&str; 10] = [
     "subject_grade",
     "via",
     "relation",
+    "tier",
 ];
 
 /// The prefix of the `error` column (CSV) for a row refused on this machine.
@@ -687,6 +688,18 @@ impl Sink {
                     row[5] = r.audit_index.to_string();
                 }
                 row[6] = result.error_text();
+                if let RowResult::Answered(r) | RowResult::Linked { answer: r, .. } = result {
+                    // MatchTier values rise from EXACT (1) to PARTIAL_NAME (4): the smallest
+                    // set value is the best tier.
+                    row[10] = r
+                        .matches
+                        .iter()
+                        .map(|m| m.tier)
+                        .filter(|t| *t > 0)
+                        .min()
+                        .map(|t| tier_name(t).to_owned())
+                        .unwrap_or_default();
+                }
                 w.write_record(&row)?;
                 w.flush()
             }
@@ -1450,7 +1463,8 @@ mod tests {
         let request = ok.outcome.unwrap();
         assert!(ok.request_id.starts_with("csv-") && ok.request_id.len() == 28);
         assert_eq!(request.request_id, ok.request_id);
-        assert_eq!(request.tokens.len(), 3);
+        // 2 exact, 1 birth month, 1 letters, 1 sound (`ln`), 2 part (`a lee`, `ann lee`).
+        assert_eq!(request.tokens.len(), 7);
         assert_eq!(request.case_reference, "C-1");
         // Same cells, same id; other cells, another id; column order does not matter.
         let again = evaluate(
@@ -1575,7 +1589,7 @@ mod tests {
         std::fs::write(
             &p,
             format!(
-                "{header}\n2,r-1,NO_TRACE,,,4,,NO_TRACE,,\n3,r-2,,,,,local: dob: x,,,\n4,r-3,NO_TR"
+                "{header}\n2,r-1,NO_TRACE,,,4,,NO_TRACE,,,\n3,r-2,,,,,local: dob: x,,,,\n4,r-3,NO_TR"
             ),
         )
         .unwrap();

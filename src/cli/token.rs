@@ -35,7 +35,7 @@ pub(crate) fn run(args: Args) -> Result<(), Error> {
         println!("key id {}", key.id());
         for t in &tokens {
             println!(
-                "{:<22} {}  {}",
+                "{:<24} {}  {}",
                 t.kind.name(),
                 hex::encode(t.digest),
                 t.canonical

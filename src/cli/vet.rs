@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::common::{
     advisory_json, enum_name, grade_meaning, grade_name, match_tokens, request_id, strength_name,
-    time_text, ClientArgs, IdentityArgs,
+    tier_meaning, tier_name, time_text, ClientArgs, IdentityArgs,
 };
 use super::linked::{linked_subjects, relation_text, LinkSpec};
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
@@ -148,6 +148,8 @@ pub(crate) fn response_json(r: &VetResponse) -> serde_json::Value {
             "strength": strength_name(m.strength),
             "via": m.via,
             "relation": relation_text(m.relation),
+            "tier": tier_name(m.tier),
+            "tier_meaning": tier_meaning(m.tier),
         })).collect::<Vec<_>>(),
     })
 }
@@ -192,6 +194,7 @@ fn print_response(r: &VetResponse, json: bool) {
             strength_name(m.strength),
             on.join(", ")
         );
+        println!("    {}: {}", tier_name(m.tier), tier_meaning(m.tier));
         println!("    {}", a.guidance);
     }
 }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::common::{advisory_json, enum_name, grade_name, time_text, ClientArgs};
+use super::common::{
+    advisory_json, enum_name, grade_name, tier_meaning, tier_name, time_text, ClientArgs,
+};
 use crate::proto::v1::advisory_service_client::AdvisoryServiceClient;
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{NoticeKind, SubjectKind, TokenKind, WatchHitsRequest, WatchNoticesRequest};
@@ -131,6 +133,8 @@ pub(crate) async fn hits(args: Args) -> Result<(), Error> {
                     "subject_kind": kind,
                     "relation": super::linked::relation_text(h.relation),
                     "matched_on": on,
+                    "tier": tier_name(h.tier),
+                    "tier_meaning": tier_meaning(h.tier),
                     "at": time_text(h.at.as_ref()),
                     "audit_index": h.audit_index,
                 })
@@ -141,13 +145,15 @@ pub(crate) async fn hits(args: Args) -> Result<(), Error> {
                 r => format!(" (its {r})"),
             };
             println!(
-                "{:>12}  {} v{}  party {}  {}{relation}  on {}  at {} (audit {})",
+                "{:>12}  {} v{}  party {}  {}{relation}  on {}  {} ({})  at {} (audit {})",
                 h.cursor,
                 h.advisory_id,
                 h.advisory_version,
                 h.party,
                 kind,
                 on.join(","),
+                tier_name(h.tier),
+                tier_meaning(h.tier),
                 time_text(h.at.as_ref()),
                 h.audit_index
             );

@@ -9,6 +9,7 @@
 mod advisory;
 mod linked;
 mod monitor;
+mod strength;
 mod validate;
 mod vetting;
 
@@ -26,6 +27,7 @@ use crate::store::{AdvisoryVersion, Store, StoreError};
 
 pub use linked::{is_label, Linked, MAX_LABEL_CHARS, MAX_LINKED};
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
+pub use strength::{tier, tier_of};
 pub(crate) use validate::get_request;
 pub use validate::{
     is_key_id, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Token, VetQuery, Withdrawal,
@@ -327,6 +329,7 @@ fn cursor(index: u64, i: usize) -> u64 {
 }
 
 fn token_kind_byte(k: TokenKind) -> u8 {
-    // TokenKind values are 1..=8 (validated on input), so the cast cannot truncate.
+    // TokenKind values are small (validated on input to be known kinds), so the cast cannot
+    // truncate.
     k as i32 as u8
 }

@@ -239,6 +239,7 @@ pub(crate) fn hit(
         advisory_version,
         party: party.to_owned(),
         subject_kind,
+        tier: super::strength::tier_of(&matched_on) as i32,
         matched_on,
         at: Some(at),
         audit_index,

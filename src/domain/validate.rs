@@ -13,10 +13,11 @@ use crate::proto::v1::{
     ReviseRequest, RiskGrade, SubjectKind, TokenKind, VetRequest, WithdrawRequest,
 };
 
-/// Most tokens in one vetting request.
-pub const MAX_VET_TOKENS: usize = 16;
-/// Most tokens of one advisory.
-pub const MAX_ADVISORY_TOKENS: usize = 64;
+/// Most tokens in one vetting request: one subject's exact and variant tokens (a name of six
+/// or more words with ä/ö/ü derives at most 118 name tokens) and its other identifiers.
+pub const MAX_VET_TOKENS: usize = 128;
+/// Most tokens of one advisory: a subject and a few aliases, each with its variant tokens.
+pub const MAX_ADVISORY_TOKENS: usize = 256;
 /// Longest guidance, in characters.
 pub const MAX_GUIDANCE_CHARS: usize = 2000;
 /// Longest internal reference, in characters.
@@ -46,7 +47,7 @@ pub struct VetQuery {
     pub subject_kind: SubjectKind,
     /// The matching-key epoch of the tokens.
     pub key_id: String,
-    /// 1..=16 distinct tokens.
+    /// 1..=128 distinct tokens.
     pub tokens: Vec<Token>,
     /// The party's own file number (may be empty).
     pub case_reference: String,
@@ -82,7 +83,7 @@ pub struct NewAdvisory {
     pub request_id: String,
     /// The matching-key epoch of the tokens.
     pub key_id: String,
-    /// 1..=64 distinct tokens.
+    /// 1..=256 distinct tokens.
     pub tokens: Vec<Token>,
     /// The terms.
     pub terms: AdvisoryTerms,
@@ -606,7 +607,7 @@ mod tests {
             (Box::new(|r| r.key_id.clear()), "key_id"),
             (Box::new(|r| r.tokens.clear()), "tokens"),
             (
-                Box::new(|r| r.tokens = vec![token(TokenKind::Email, 32); 17]),
+                Box::new(|r| r.tokens = vec![token(TokenKind::Email, 32); MAX_VET_TOKENS + 1]),
                 "tokens",
             ),
             (

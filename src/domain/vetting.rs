@@ -12,45 +12,12 @@ use super::{
 };
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::proto::v1::{
-    AdvisoryMatch, AdvisoryState, MatchStrength, Relation, RiskGrade, TokenKind, VetResponse,
-};
+use crate::proto::v1::{AdvisoryMatch, AdvisoryState, Relation, RiskGrade, TokenKind, VetResponse};
 use crate::store::{Changes, IdempotencyRecord, WatchRecord};
 
 use super::validate::{Token, VetQuery};
 
-/// Match strength from the set of token kinds an advisory matched on (api.md). Kinds count by
-/// the attribute they rest on: name with a full date, a year or a year and month of birth
-/// are one attribute (tokens.md v2), so PERSON_NAME_YOB and PERSON_NAME_BIRTH_MONTH together
-/// are still only PARTIAL.
-pub fn strength(kinds: &BTreeSet<TokenKind>) -> MatchStrength {
-    let strong = kinds.iter().any(|k| {
-        matches!(
-            k,
-            TokenKind::TravelDocument
-                | TokenKind::CompanyNumber
-                | TokenKind::CryptoWallet
-                | TokenKind::Email
-                | TokenKind::PersonNameDob
-        )
-    });
-    let attributes: BTreeSet<TokenKind> = kinds
-        .iter()
-        .map(|k| match k {
-            TokenKind::PersonNameYob | TokenKind::PersonNameBirthMonth => TokenKind::PersonNameDob,
-            other => *other,
-        })
-        .collect();
-    if kinds.contains(&TokenKind::PersonNameBirthMonth) && attributes.len() == 1 && !strong {
-        MatchStrength::Partial
-    } else if strong || attributes.len() >= 2 {
-        MatchStrength::Strong
-    } else if kinds.contains(&TokenKind::PersonNameYob) {
-        MatchStrength::Weak
-    } else {
-        MatchStrength::Partial
-    }
-}
+pub use super::strength::strength;
 
 impl VetQuery {
     /// SHA-256 over the request's content: an identical repeat has the same fingerprint.
@@ -261,6 +228,7 @@ impl Gateway {
                     strength: strength(&kinds) as i32,
                     via: via.to_owned(),
                     relation: relation as i32,
+                    tier: super::strength::tier(&kinds) as i32,
                 };
                 matches.push((path, m, v.owner_org));
             }
@@ -353,59 +321,4 @@ fn shard(scope: &str, request_id: &str, shards: usize) -> usize {
     let mut b = [0u8; 8];
     b.copy_from_slice(&d.as_ref()[..8]);
     (u64::from_le_bytes(b) % shards as u64) as usize
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(kinds: &[TokenKind]) -> BTreeSet<TokenKind> {
-        kinds.iter().copied().collect()
-    }
-
-    #[test]
-    fn strength_follows_the_contract() {
-        use TokenKind::*;
-        for k in [
-            TravelDocument,
-            CompanyNumber,
-            CryptoWallet,
-            Email,
-            PersonNameDob,
-        ] {
-            assert_eq!(strength(&set(&[k])), MatchStrength::Strong, "{k:?}");
-        }
-        assert_eq!(
-            strength(&set(&[PersonNamePostcode])),
-            MatchStrength::Partial
-        );
-        assert_eq!(strength(&set(&[OrganisationName])), MatchStrength::Partial);
-        assert_eq!(strength(&set(&[PersonNameYob])), MatchStrength::Weak);
-        assert_eq!(
-            strength(&set(&[PersonNameYob, PersonNamePostcode])),
-            MatchStrength::Strong
-        );
-        // Name and a date at any precision are one attribute: a year and month is PARTIAL,
-        // with or without the year token.
-        assert_eq!(
-            strength(&set(&[PersonNameBirthMonth])),
-            MatchStrength::Partial
-        );
-        assert_eq!(
-            strength(&set(&[PersonNameYob, PersonNameBirthMonth])),
-            MatchStrength::Partial
-        );
-        assert_eq!(
-            strength(&set(&[PersonNameBirthMonth, CompanyNumber])),
-            MatchStrength::Strong
-        );
-        assert_eq!(
-            strength(&set(&[PersonNameBirthMonth, PersonNamePostcode])),
-            MatchStrength::Strong
-        );
-        assert_eq!(
-            strength(&set(&[PersonNameDob, PersonNameYob, PersonNameBirthMonth])),
-            MatchStrength::Strong
-        );
-    }
 }

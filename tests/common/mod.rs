@@ -116,7 +116,7 @@ pub fn tokens(fields: IdentityFields) -> Vec<MatchToken> {
         .collect()
 }
 
-/// A person by name and date of birth (PERSON_NAME_DOB and PERSON_NAME_YOB tokens).
+/// A person by name and date of birth (PERSON_NAME_DOB, PERSON_NAME_YOB and the variant tokens).
 pub fn person(name: &str, dob: &str) -> Vec<MatchToken> {
     tokens(IdentityFields {
         name: Some(name.into()),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepares the Python interop test (tests/interop.rs, tests/interop/client.py): a virtual
-# environment at target/interop-venv with pinned grpcio, grpcio-tools and protobuf from PyPI.
+# environment at target/interop-venv with pinned grpcio, grpcio-tools, protobuf and anyascii from
+# PyPI (anyascii: the transliteration tables of the variant tokens, docs/tokens.md; the same
+# upstream release as the Rust crate any_ascii pinned in Cargo.toml).
 #
 # Idempotent: if the venv already has exactly these versions it does nothing. Works on a fresh
 # Debian machine with python3: when `python3 -m venv` lacks ensurepip (Debian ships it in the
@@ -14,6 +16,8 @@ set -euo pipefail
 GRPCIO_VERSION=1.85.1
 GRPCIO_TOOLS_VERSION=1.85.1
 PROTOBUF_VERSION=7.36.2
+# Must equal the any_ascii crate version in Cargo.toml (both are built from anyascii 0.3.3).
+ANYASCII_VERSION=0.3.3
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="$repo/target/interop-venv"
@@ -24,16 +28,16 @@ say() { echo "interop setup: $*"; }
 # True if the venv exists and holds exactly the pinned versions.
 venv_ready() {
   [ -x "$python" ] || return 1
-  "$python" - "$GRPCIO_VERSION" "$GRPCIO_TOOLS_VERSION" "$PROTOBUF_VERSION" <<'EOF' >/dev/null 2>&1
+  "$python" - "$GRPCIO_VERSION" "$GRPCIO_TOOLS_VERSION" "$PROTOBUF_VERSION" "$ANYASCII_VERSION" <<'EOF' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
-want = dict(zip(["grpcio", "grpcio-tools", "protobuf"], sys.argv[1:]))
+want = dict(zip(["grpcio", "grpcio-tools", "protobuf", "anyascii"], sys.argv[1:]))
 sys.exit(0 if all(version(name) == v for name, v in want.items()) else 1)
 EOF
 }
 
 if venv_ready; then
-  say "$venv already has grpcio $GRPCIO_VERSION, grpcio-tools $GRPCIO_TOOLS_VERSION, protobuf $PROTOBUF_VERSION; nothing to do"
+  say "$venv already has grpcio $GRPCIO_VERSION, grpcio-tools $GRPCIO_TOOLS_VERSION, protobuf $PROTOBUF_VERSION, anyascii $ANYASCII_VERSION; nothing to do"
   exit 0
 fi
 
@@ -70,9 +74,10 @@ if ! python3 -m venv "$venv"; then
   exit 1
 fi
 
-say "installing grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION protobuf==$PROTOBUF_VERSION from PyPI"
+say "installing grpcio==$GRPCIO_VERSION grpcio-tools==$GRPCIO_TOOLS_VERSION protobuf==$PROTOBUF_VERSION anyascii==$ANYASCII_VERSION from PyPI"
 if ! "$python" -m pip install --quiet --disable-pip-version-check --no-input \
-  "grpcio==$GRPCIO_VERSION" "grpcio-tools==$GRPCIO_TOOLS_VERSION" "protobuf==$PROTOBUF_VERSION"; then
+  "grpcio==$GRPCIO_VERSION" "grpcio-tools==$GRPCIO_TOOLS_VERSION" "protobuf==$PROTOBUF_VERSION" \
+  "anyascii==$ANYASCII_VERSION"; then
   rm -rf "$venv"
   say "pip install failed; removed the partial venv" >&2
   exit 1
@@ -83,4 +88,4 @@ if ! venv_ready; then
   "$python" -m pip list >&2 || true
   exit 1
 fi
-say "done: $("$python" -m pip list --format=freeze 2>/dev/null | grep -E '^(grpcio|grpcio-tools|protobuf)==' | paste -sd ' ' -)"
+say "done: $("$python" -m pip list --format=freeze 2>/dev/null | grep -E '^(grpcio|grpcio-tools|protobuf|anyascii)==' | paste -sd ' ' -)"

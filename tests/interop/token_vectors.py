@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Reference implementation of Portcullis identity tokens, spec v1 (docs/tokens.md).
+"""Reference implementation of Portcullis identity tokens, spec v1 and the v2 variant kinds
+(docs/tokens.md).
 
-Standard library only (Python 3.11 or later). Written independently of the Rust module
-(src/tokens.rs) so that the test vectors it generates check one implementation against another.
+Python 3.11 or later, the standard library and `anyascii==0.3.3` (the AnyAscii transliteration
+tables the variant tokens name; tests/interop/setup.sh installs it in target/interop-venv). Written
+independently of the Rust module (src/tokens.rs, src/tokens/variants.rs), from docs/tokens.md, so
+that the test vectors it generates check one implementation against another.
 
 Usage:
     token_vectors.py --write tests/data/token-vectors.json   # generate the vectors file
@@ -22,6 +25,12 @@ import re
 import sys
 import unicodedata
 
+try:
+    from anyascii import anyascii
+except ImportError:  # pragma: no cover - a set-up problem, not a token error
+    sys.exit("token_vectors.py needs anyascii==0.3.3: run bash tests/interop/setup.sh and use "
+             "target/interop-venv/bin/python")
+
 SPEC = "portcullis-tokens-v1"
 DIGEST_PREFIX = "portcullis:v1:"
 
@@ -37,10 +46,19 @@ KINDS = [
     ("CRYPTO_WALLET", "crypto-wallet"),
     ("EMAIL", "email"),
     ("PERSON_NAME_BIRTH_MONTH", "person-name-birth-month"),
+    # v2 variant kinds (10, 11, 12).
+    ("PERSON_NAME_LETTERS_DOB", "person-name-letters-dob"),
+    ("PERSON_NAME_SOUND_DOB", "person-name-sound-dob"),
+    ("PERSON_NAME_PART_DOB", "person-name-part-dob"),
 ]
 LABELS = dict(KINDS)
 
-TITLES = frozenset("mr mrs ms miss mx dr prof sir dame lord lady rev hon rt mp".split())
+TITLES = frozenset(
+    "mr mrs ms miss mx dr prof sir dame lord lady rev hon rt mp "
+    # tokens v2: "the", councillors, peers' styles, counsel, honours, post-nominals, suffixes
+    "the cllr councillor baroness viscount viscountess countess kc qc obe mbe cbe kbe dbe gbe "
+    "bem bt bart esq jp dl frs msp mla mep jr jnr sr snr".split()
+)
 LEGAL_FORMS = frozenset(
     "ltd limited plc llp lp inc incorporated corp corporation co company cic".split()
 )
@@ -153,6 +171,102 @@ def canonical_org_name(text: str) -> str:
     if not words:
         raise TokenError("org_name", "organisation name is only legal-form words")
     return " ".join(sorted(words))
+
+
+# ---------------------------------------------------------------------------------------------
+# Variant kinds (docs/tokens.md "Variant tokens")
+# ---------------------------------------------------------------------------------------------
+
+MIN_SOUND_FOR_NEIGHBOURS = 6
+MAX_PART_WORDS = 6
+ICAO_GERMAN = {"ä": "ae", "Ä": "ae", "ö": "oe", "Ö": "oe", "ü": "ue", "Ü": "ue"}
+SOUND_RULES = [
+    ("tsch", "x"), ("shch", "x"), ("sch", "x"), ("tch", "x"), ("ch", "x"), ("sh", "x"),
+    ("zh", "x"), ("cz", "x"), ("sz", "x"), ("kh", "x"), ("ph", "f"), ("th", "t"), ("dh", "t"),
+    ("gh", "g"), ("ck", "k"), ("ts", "s"), ("tz", "s"), ("dz", "s"),
+]
+SOUND_CLASS = {
+    **{c: "" for c in "aeiouyj"},
+    "b": "p", "p": "p", "k": "k", "q": "k", "d": "t", "t": "t", "f": "f", "v": "f", "w": "f",
+    "g": "g", "h": "h", "x": "ks", "s": "s", "z": "s", "l": "l", "m": "m", "n": "n", "r": "r",
+    **{d: d for d in "0123456789"},
+}
+
+
+def latin_words(text: str, icao_german: bool) -> list[str]:
+    out = []
+    for c in unicodedata.normalize("NFKC", text):
+        out.append(ICAO_GERMAN[c] if icao_german and c in ICAO_GERMAN else anyascii(c))
+    s = "".join(out).replace("'", "").replace("`", "")
+    s = "".join(c if ("a" <= c <= "z" or "0" <= c <= "9") else " " for c in ascii_lower(s))
+    return [w for w in s.split(" ") if w and w not in TITLES]
+
+
+def latin_spellings(text: str) -> list[list[str]]:
+    plain = latin_words(text, False)
+    if not plain:
+        return []
+    german = latin_words(text, True)
+    return [plain] if german == plain or not german else [plain, german]
+
+
+def sound_word(word: str) -> str:
+    out = ""
+    i = 0
+    while i < len(word):
+        for frm, to in SOUND_RULES:
+            if word.startswith(frm, i):
+                classes, used = to, len(frm)
+                break
+        else:
+            c = word[i]
+            nxt = word[i + 1] if i + 1 < len(word) else ""
+            classes = "s" if c == "c" and nxt in ("e", "i", "y") else ("k" if c == "c" else SOUND_CLASS[c])
+            used = 1
+        for c in classes:
+            if not out.endswith(c):
+                out += c
+        i += used
+    return out
+
+
+def sounds(words: list[str]) -> set[str]:
+    classes = sorted("".join(sound_word(w) for w in words))
+    if not classes:
+        return set()
+    out = {"".join(classes)}
+    if len(classes) >= MIN_SOUND_FOR_NEIGHBOURS:
+        out |= {"".join(classes[:i] + classes[i + 1:]) for i in range(len(classes))}
+    return out
+
+
+PARTICLES = frozenset(
+    "al el bin ibn bn abu abd bint de da di del della la le van von der den du dos das".split()
+)
+
+
+def parts(words: list[str]) -> set[str]:
+    words = [w for w in words[:MAX_PART_WORDS] if w not in PARTICLES]
+    out = set()
+    for i, a in enumerate(words):
+        for b in words[i + 1:]:
+            if len(a) >= 2 and len(b) >= 2 and a != b:
+                out.add(" ".join(sorted([a, b])))
+    if len(words) >= 2 and len(words[-1]) >= 2:
+        out.add(words[0][0] + " " + words[-1])
+    return out
+
+
+def variant_forms(name: str, date: str) -> list[tuple[str, str]]:
+    spellings = latin_spellings(name)
+    letters = {"".join(sorted("".join(w))) for w in spellings}
+    sound = set().union(*(sounds(w) for w in spellings)) if spellings else set()
+    part = set().union(*(parts(w) for w in spellings)) if spellings else set()
+    out = []
+    for kind, forms in (("PERSON_NAME_LETTERS_DOB", letters), ("PERSON_NAME_SOUND_DOB", sound),
+                        ("PERSON_NAME_PART_DOB", part)):
+        out += [(kind, f + "|" + date) for f in sorted(forms)]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,6 +504,8 @@ def derive(key: bytes, fields: dict, today: datetime.date | None = None) -> list
         out.append(("EMAIL", canon["email"]))
     if "name" in canon and "dob" in canon and not year_only:
         out.append(("PERSON_NAME_BIRTH_MONTH", canon["name"] + "|" + canon["dob"][:7]))
+    if "name" in canon and "dob" in canon and not year_only and not month_only:
+        out += variant_forms(given["name"], canon["dob"])
     return [
         {
             "kind": kind,
@@ -549,6 +665,70 @@ CASES: list[tuple[str, str, dict]] = [
       "org_name": "Acme Trading Co. Ltd", "country": "GB",
       "wallet": "eth:0x52908400098527886E0F7030069857D2E4169EE7",
       "email": "Jose@Example.com"}),
+    # --- v2 title list -----------------------------------------------------------------------
+    ("name-titles-v2", "tokens v2 titles: The, Rt Hon, Cllr, KC, OBE (v1 kept The and Cllr)",
+     {"name": "The Rt Hon Cllr Jane Doe KC OBE", "dob": "1960-02-29"}),
+    ("name-titles-v2-honours", "honours and suffixes: CBE, Bt, Esq, Jr",
+     {"name": "Sir John Smith Bt CBE Esq Jr", "dob": "1960-02-29"}),
+    # --- v2 variant kinds: pairs that share a variant token -----------------------------------
+    ("variant-cyrillic-native", "Cyrillic: AnyAscii gives Yuriy Ivanov (PHONETIC with Yury/Iurii)",
+     {"name": "Юрий Иванов", "dob": "1971-03-04"}),
+    ("variant-cyrillic-yury", "a passport romanisation of the same name",
+     {"name": "Yury Ivanov", "dob": "1971-03-04"}),
+    ("variant-cyrillic-iurii", "the ICAO 2013 romanisation of the same name",
+     {"name": "IURII IVANOV", "dob": "1971-03-04"}),
+    ("variant-cyrillic-soft-sign", "Ельцин: AnyAscii writes the soft sign as an apostrophe, removed",
+     {"name": "Борис Ельцин", "dob": "1931-02-01"}),
+    ("variant-cyrillic-yeltsin", "the English spelling Yeltsin shares the sound token",
+     {"name": "Boris Yeltsin", "dob": "1931-02-01"}),
+    ("variant-greek-native", "Greek: AnyAscii gives Giorgos Papadopoylos",
+     {"name": "Γιώργος Παπαδόπουλος", "dob": "1968-09-12"}),
+    ("variant-greek-latin", "the usual Latin spelling (ELOT 743) shares the sound token",
+     {"name": "Giorgos Papadopoulos", "dob": "1968-09-12"}),
+    ("variant-arabic-native", "Arabic: AnyAscii gives consonants only (mhmd bn slmn)",
+     {"name": "محمد بن سلمان", "dob": "1985-08-31"}),
+    ("variant-arabic-latin", "Mohammed bin Salman shares the sound token with the Arabic",
+     {"name": "Mohammed bin Salman", "dob": "1985-08-31"}),
+    ("variant-arabic-vowels", "Muhammad: a changed vowel and a dropped double letter",
+     {"name": "Muhammad bin Salman", "dob": "1985-08-31"}),
+    ("variant-chinese-native", "Chinese: AnyAscii gives ZhangWei, one word",
+     {"name": "张伟", "dob": "1990-06-15"}),
+    ("variant-chinese-latin", "Zhang Wei (or Wei Zhang) shares the letters token with 张伟",
+     {"name": "Wei ZHANG", "dob": "1990-06-15"}),
+    ("variant-turkish-native", "Turkish: dotless ı and ç fold to i and c (NORMALISED)",
+     {"name": "Işıl Çelik", "dob": "1983-11-02"}),
+    ("variant-turkish-ascii", "the ASCII spelling shares the letters token",
+     {"name": "ISIL CELIK", "dob": "1983-11-02"}),
+    ("variant-polish-native", "Polish: ł folds to l (NORMALISED)",
+     {"name": "Łukasz Wałęsa", "dob": "1979-05-23"}),
+    ("variant-polish-ascii", "the ASCII spelling shares the letters token",
+     {"name": "Lukasz Walesa", "dob": "1979-05-23"}),
+    ("variant-german-umlaut", "ä ö ü: two Latin spellings (AnyAscii u, and ICAO ue)",
+     {"name": "Jürgen Müller", "dob": "1961-07-14"}),
+    ("variant-german-passport", "the passport spelling shares the letters token of the second",
+     {"name": "JUERGEN MUELLER", "dob": "1961-07-14"}),
+    ("variant-joined-words", "Maryann shares the letters token with Mary Ann",
+     {"name": "Maryann O'Neill", "dob": "1977-01-19"}),
+    ("variant-split-words", "Mary Ann O Neill",
+     {"name": "Mary Ann O Neill", "dob": "1977-01-19"}),
+    ("variant-typo-original", "Pyotr Tchaikovsky (also the sound token of Пётр Чайковский)",
+     {"name": "Pyotr Tchaikovsky", "dob": "1940-05-07"}),
+    ("variant-typo-swap", "Tchaikovksy: two letters swapped; the same sorted sound classes",
+     {"name": "Pyotr Tchaikovksy", "dob": "1940-05-07"}),
+    ("variant-typo-drop", "Tchaikovky: a letter dropped; shares a one-left-out sound token",
+     {"name": "Pyotr Tchaikovky", "dob": "1940-05-07"}),
+    ("variant-middle-name", "three words: pairs and initials (PARTIAL_NAME)",
+     {"name": "John Paul Smith", "dob": "1955-12-25"}),
+    ("variant-initial", "an initial and a surname share j smith with John Paul Smith",
+     {"name": "J. Smith", "dob": "1955-12-25"}),
+    ("variant-short-name", "a short name: no one-left-out sound forms; one word: no pairs",
+     {"name": "Aoi", "dob": "2001-01-01"}),
+    ("variant-postcode-none", "name and postcode alone derive no variant (the date is required)",
+     {"name": "Jürgen Müller", "postcode": "SW1A 1AA"}),
+    ("variant-not-formable", "U+02BC is a letter for N but only an apostrophe in Latin: exact "
+     "tokens only, no error", {"name": "\u02bc", "dob": "1980-01-01"}),
+    ("variant-year-none", "a year of birth alone derives no variant",
+     {"name": "Jürgen Müller", "dob": "1961"}),
     # --- rejections --------------------------------------------------------------------------
     ("reject-name-no-letters", "a name of punctuation only", {"name": "!!! --- ...", "dob": "1970-01-02"}),
     ("reject-name-only-titles", "a name of titles only", {"name": "Mr. Dr.", "dob": "1970-01-02"}),

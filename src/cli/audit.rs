@@ -22,9 +22,7 @@ use crate::audit::verify::{
 use crate::audit::{AuditEntry, AuditError};
 use crate::config::Config;
 use crate::proto::v1::audit_service_client::AuditServiceClient;
-use crate::proto::v1::{
-    ConsistencyProofRequest, GetCheckpointRequest, InclusionProofRequest, ReplayRequest,
-};
+use crate::proto::v1::{GetCheckpointRequest, InclusionProofRequest, ReplayRequest};
 use crate::store::Store;
 use crate::Error;
 
@@ -226,17 +224,8 @@ async fn check_extends(
     saved: &Checkpoint,
     cp: &Checkpoint,
 ) -> Result<(), Error> {
-    let request = ConsistencyProofRequest {
-        old_size: saved.size,
-        new_size: cp.size,
-    };
-    let proof = retrying("GetConsistencyProof", || {
-        let mut client = client.clone();
-        async move { client.get_consistency_proof(request).await }
-    })
-    .await?
-    .into_inner();
-    let hashes = proof_hashes(&proof.hashes).map_err(audit_error)?;
+    let proof = super::locate::consistency_proof(client, saved.size, cp.size).await?;
+    let hashes = proof_hashes(&proof).map_err(audit_error)?;
     check_consistency(saved, cp, &hashes).map_err(audit_error)
 }
 

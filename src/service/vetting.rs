@@ -17,8 +17,7 @@ use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
 use crate::proto::v1::{
     AuditLinked, GetReceiptRequest, ItemError, LinkedSubject, Notice, NoticeKind, Receipt,
-    VetRequest, VetResponse,
-    WatchNoticesRequest,
+    VetRequest, VetResponse, WatchNoticesRequest,
 };
 
 /// The vetting service.

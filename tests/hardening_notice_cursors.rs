@@ -84,14 +84,11 @@ async fn cursors_are_per_party_and_resume_across_a_restart() {
         .unwrap();
 
     let mut official = gw.advisories("official").await;
-    let id = official
-        .publish(publish_request("p-1", subject.clone(), RiskGrade::High))
-        .await
-        .unwrap()
-        .into_inner()
-        .advisory
-        .unwrap()
-        .advisory_id;
+    let id = common::publish_id(
+        &mut official,
+        publish_request("p-1", subject.clone(), RiskGrade::High),
+    )
+    .await;
     official.revise(revise(&id, 1)).await.unwrap();
 
     let alpha_notices = drain(&gw, "alpha-officer", 0).await;

@@ -14,32 +14,13 @@ fn run(port: u16, args: &[&str]) -> (bool, String, String) {
 }
 
 fn publish(port: u16, name: &str, dob: &str, grade: &str) -> String {
-    let (ok, out, err) = run(
+    common::cli::publish(
         port,
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            name,
-            "--dob",
-            dob,
-            "--grade",
-            grade,
-            "--likelihood",
-            "likely",
-            "--guidance",
-            "Controller acts for a foreign state; consult the liaison.",
-            "--json",
-        ],
-    );
-    assert!(ok, "{err}");
-    json(&out)["advisory"]["advisory_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+        name,
+        dob,
+        grade,
+        "Controller acts for a foreign state; consult the liaison.",
+    )
 }
 
 /// `vet` of Acme Trading Ltd by alpha, with `extra` arguments.

@@ -35,32 +35,13 @@ fn run(port: u16, args: &[&str]) -> (bool, String, String) {
 /// differently), and uses the request id `reused-1` of line 10 for another subject, so that
 /// line 10 is rejected by the gateway. Returns the advisory's id.
 fn prepare(port: u16) -> String {
-    let (ok, out, err) = run(
+    let id = common::cli::publish(
         port,
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            "GARCIA PEREZ, Jose",
-            "--dob",
-            "12/04/1971",
-            "--grade",
-            "high",
-            "--likelihood",
-            "likely",
-            "--guidance",
-            "Funds traced to a foreign state proxy; consult the liaison.",
-            "--json",
-        ],
+        "GARCIA PEREZ, Jose",
+        "12/04/1971",
+        "high",
+        "Funds traced to a foreign state proxy; consult the liaison.",
     );
-    assert!(ok, "{err}");
-    let id = json(&out)["advisory"]["advisory_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let (ok, _, err) = run(
         port,
         &[

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::process::{json, ServerProcess};
+use common::process::ServerProcess;
 
 fn run(port: u16, args: &[&str]) -> (bool, String, String) {
     common::process::run(Some(port), args)
@@ -25,32 +25,13 @@ fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &[]);
     let port = server.port;
-    let (ok, out, err) = run(
+    let advisory = common::cli::publish(
         port,
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            "PETROV, Viktor Andreyevich",
-            "--dob",
-            "14/03/1966",
-            "--grade",
-            "high",
-            "--likelihood",
-            "likely",
-            "--guidance",
-            "Controller acts for a foreign state.",
-            "--json",
-        ],
+        "PETROV, Viktor Andreyevich",
+        "14/03/1966",
+        "high",
+        "Controller acts for a foreign state.",
     );
-    assert!(ok, "{err}");
-    let advisory = json(&out)["advisory"]["advisory_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     let out_file = data.path().join("results.csv");
     let args = [

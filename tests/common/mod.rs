@@ -2,6 +2,7 @@
 //! a sled store in a temporary directory, called by real mTLS gRPC clients.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod process;
 pub mod raw_tls;
 
@@ -158,6 +159,21 @@ pub fn publish_request(id: &str, tokens: Vec<MatchToken>, grade: RiskGrade) -> P
         valid_until: None,
         internal_reference: "OP-TEST".into(),
     }
+}
+
+/// Publishes `request` with `client` and returns the new advisory's id.
+pub async fn publish_id(
+    client: &mut AdvisoryServiceClient<Channel>,
+    request: PublishRequest,
+) -> String {
+    client
+        .publish(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .advisory
+        .unwrap()
+        .advisory_id
 }
 
 /// A linked subject of a vetting request.

@@ -1,0 +1,34 @@
+//! Client commands of the real `portcullis` binary that many end-to-end tests share.
+
+use super::process::{json, run};
+
+/// `publish` by the official (development matching key) of the person `name` born `dob`, at
+/// `grade`, likelihood `likely`, with `guidance`; returns the new advisory's id.
+pub fn publish(port: u16, name: &str, dob: &str, grade: &str, guidance: &str) -> String {
+    let (ok, out, err) = run(
+        Some(port),
+        &[
+            "publish",
+            "--identity",
+            "certs-dev/clients/official",
+            "--key-file",
+            "certs-dev/matching.key",
+            "--name",
+            name,
+            "--dob",
+            dob,
+            "--grade",
+            grade,
+            "--likelihood",
+            "likely",
+            "--guidance",
+            guidance,
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    json(&out)["advisory"]["advisory_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

@@ -13,18 +13,14 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use common::process::{json, repo, BIN};
+use common::receipts::log_verifier as verifier;
 use common::*;
-use portcullis::audit::checkpoint::NoteVerifier;
 use portcullis::audit::tlog_proof;
 use portcullis::limits::Rate;
 use portcullis::proto::v1::TokenKind;
 
 fn run(port: u16, args: &[&str]) -> (bool, String, String) {
     common::process::run(Some(port), args)
-}
-
-fn verifier() -> NoteVerifier {
-    NoteVerifier::parse(&std::fs::read_to_string(certs().join("log.vkey")).unwrap()).unwrap()
 }
 
 const AUDITOR: [&str; 2] = ["--identity", "certs-dev/clients/auditor"];

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod process;
 pub mod raw_tls;
+pub mod receipts;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

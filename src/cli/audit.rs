@@ -331,17 +331,23 @@ async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
             }
         }
     }
+    conclude(v, args, &cp, &note, saved.as_ref())
+}
+
+/// Ends a verification of every leaf (online or offline): the verifier's result, then the
+/// checked note saved to `--state` if given, then the report.
+fn conclude(
+    v: LogVerifier,
+    args: &VerifyArgs,
+    cp: &Checkpoint,
+    note: &str,
+    saved: Option<&Checkpoint>,
+) -> Result<(), Error> {
     let r = v.finish().map_err(audit_error)?;
     if let Some(path) = &args.state {
-        write_state(path, &note)?;
+        write_state(path, note)?;
     }
-    report(
-        &r,
-        &cp,
-        saved.as_ref(),
-        args.state.as_deref(),
-        args.client.json,
-    );
+    report(&r, cp, saved, args.state.as_deref(), args.client.json);
     Ok(())
 }
 
@@ -392,18 +398,7 @@ fn verify_offline(args: &VerifyArgs, dir: &Path) -> Result<(), Error> {
             found: v.size(),
         }));
     }
-    let r = v.finish().map_err(audit_error)?;
-    if let Some(path) = &args.state {
-        write_state(path, &note)?;
-    }
-    report(
-        &r,
-        &cp,
-        saved.as_ref(),
-        args.state.as_deref(),
-        args.client.json,
-    );
-    Ok(())
+    conclude(v, args, &cp, &note, saved.as_ref())
 }
 
 async fn prove(args: ProveArgs) -> Result<(), Error> {

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::cli::csv_records as records;
 use common::process::{json, repo, ServerProcess};
 
 /// A `serve --dev` child with its own data directory.
@@ -75,16 +76,6 @@ fn vet_csv(port: u16, extra: &[&str]) -> (bool, String, String) {
     ];
     args.extend_from_slice(extra);
     run(port, &args)
-}
-
-/// The records of a CSV text, header included.
-fn records(text: &str) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
 }
 
 /// Checks `got` (an output file's text) against the expected file, row by row.

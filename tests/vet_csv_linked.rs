@@ -5,19 +5,11 @@
 
 mod common;
 
+use common::cli::csv_records as records;
 use common::process::ServerProcess;
 
 fn run(port: u16, args: &[&str]) -> (bool, String, String) {
     common::process::run(Some(port), args)
-}
-
-fn records(text: &str) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
 }
 
 #[test]

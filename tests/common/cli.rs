@@ -32,3 +32,13 @@ pub fn publish(port: u16, name: &str, dob: &str, grade: &str, guidance: &str) ->
         .unwrap()
         .to_owned()
 }
+
+/// The records of a CSV text, header included.
+pub fn csv_records(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}

@@ -16,7 +16,8 @@ use portcullis::config::Config;
 use portcullis::proto::v1::advisory_service_client::AdvisoryServiceClient;
 use portcullis::proto::v1::vetting_service_client::VettingServiceClient;
 use portcullis::proto::v1::{
-    Likelihood, MatchToken, PublishRequest, RiskGrade, SubjectKind, TokenKind, VetRequest,
+    Likelihood, MatchToken, PublishRequest, ReviseRequest, RiskGrade, SubjectKind, TokenKind,
+    VetRequest,
 };
 use portcullis::server::Running;
 use portcullis::tokens::{IdentityFields, MatchingKey};
@@ -159,6 +160,23 @@ pub fn publish_request(id: &str, tokens: Vec<MatchToken>, grade: RiskGrade) -> P
         audience: vec![],
         valid_until: None,
         internal_reference: "OP-TEST".into(),
+    }
+}
+
+/// A revision of advisory `id` at `expected_version` to SEVERE, likelihood 5, guidance
+/// "Escalated.", other fields cleared.
+pub fn revise_request(id: &str, expected_version: u32) -> ReviseRequest {
+    ReviseRequest {
+        advisory_id: id.to_owned(),
+        expected_version,
+        grade: RiskGrade::Severe as i32,
+        likelihood: 5,
+        handling: 0,
+        guidance: "Escalated.".into(),
+        audience: vec![],
+        applies_to: vec![],
+        valid_until: None,
+        internal_reference: String::new(),
     }
 }
 

@@ -42,14 +42,9 @@ async fn receipts_and_auditor_json_with_the_real_binary() {
     let r1_text = r1.to_str().unwrap();
 
     // vet --receipt: the answer, then its receipt written beside.
-    let (ok, stdout, err) = run(
+    let (ok, stdout, err) = common::cli::vet_as_alpha(
         port,
         &[
-            "vet",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
-            "--key-file",
-            "certs-dev/matching.key",
             "--kind",
             "donor-individual",
             "--name",

@@ -43,14 +43,9 @@ fn prepare(port: u16) -> String {
         "high",
         "Funds traced to a foreign state proxy; consult the liaison.",
     );
-    let (ok, _, err) = run(
+    let (ok, _, err) = common::cli::vet_as_alpha(
         port,
         &[
-            "vet",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
-            "--key-file",
-            "certs-dev/matching.key",
             "--kind",
             "staff",
             "--email",
@@ -65,17 +60,9 @@ fn prepare(port: u16) -> String {
 
 /// `vet --csv tests/data/donors.csv` as alpha-officer, with extra arguments.
 fn vet_csv(port: u16, extra: &[&str]) -> (bool, String, String) {
-    let mut args = vec![
-        "vet",
-        "--identity",
-        "certs-dev/clients/alpha-officer",
-        "--key-file",
-        "certs-dev/matching.key",
-        "--csv",
-        "tests/data/donors.csv",
-    ];
+    let mut args = vec!["--csv", "tests/data/donors.csv"];
     args.extend_from_slice(extra);
-    run(port, &args)
+    common::cli::vet_as_alpha(port, &args)
 }
 
 /// Checks `got` (an output file's text) against the expected file, row by row.

@@ -8,10 +8,6 @@ mod common;
 use common::cli::csv_records as records;
 use common::process::ServerProcess;
 
-fn run(port: u16, args: &[&str]) -> (bool, String, String) {
-    common::process::run(Some(port), args)
-}
-
 #[test]
 fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
     let data = tempfile::tempdir().unwrap();
@@ -27,17 +23,12 @@ fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
 
     let out_file = data.path().join("results.csv");
     let args = [
-        "vet",
-        "--identity",
-        "certs-dev/clients/alpha-officer",
-        "--key-file",
-        "certs-dev/matching.key",
         "--csv",
         "tests/data/donors-linked.csv",
         "--out",
         out_file.to_str().unwrap(),
     ];
-    let (ok, _, err) = run(port, &args);
+    let (ok, _, err) = common::cli::vet_as_alpha(port, &args);
     assert!(ok, "{err}");
     let rows = records(&std::fs::read_to_string(&out_file).unwrap());
     assert_eq!(rows[0][7..], ["subject_grade", "via", "relation"]);
@@ -75,7 +66,7 @@ fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
 
     // A rerun sends nothing and adds nothing.
     let before = std::fs::read_to_string(&out_file).unwrap();
-    let (ok, _, err) = run(port, &args);
+    let (ok, _, err) = common::cli::vet_as_alpha(port, &args);
     assert!(ok, "{err}");
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), before);
     assert!(err.contains("skipped: 9"), "{err}");

@@ -42,3 +42,17 @@ pub fn csv_records(text: &str) -> Vec<Vec<String>> {
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect()
 }
+
+/// `vet` as alpha-officer with the development matching key, then `args`, against `port`:
+/// (success, stdout, stderr).
+pub fn vet_as_alpha(port: u16, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec![
+        "vet",
+        "--identity",
+        "certs-dev/clients/alpha-officer",
+        "--key-file",
+        "certs-dev/matching.key",
+    ];
+    all.extend_from_slice(args);
+    run(Some(port), &all)
+}

@@ -5,32 +5,43 @@ use super::process::{json, run};
 /// `publish` by the official (development matching key) of the person `name` born `dob`, at
 /// `grade`, likelihood `likely`, with `guidance`; returns the new advisory's id.
 pub fn publish(port: u16, name: &str, dob: &str, grade: &str, guidance: &str) -> String {
-    let (ok, out, err) = run(
-        Some(port),
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            name,
-            "--dob",
-            dob,
-            "--grade",
-            grade,
-            "--likelihood",
-            "likely",
-            "--guidance",
-            guidance,
-            "--json",
-        ],
-    );
-    assert!(ok, "{err}");
-    json(&out)["advisory"]["advisory_id"]
+    publish_json(port, name, dob, grade, guidance, &[])["advisory"]["advisory_id"]
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// As [`publish`], with `extra` arguments (`--audience`, `--internal-ref`, …); the JSON answer.
+pub fn publish_json(
+    port: u16,
+    name: &str,
+    dob: &str,
+    grade: &str,
+    guidance: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec![
+        "publish",
+        "--identity",
+        "certs-dev/clients/official",
+        "--key-file",
+        "certs-dev/matching.key",
+        "--name",
+        name,
+        "--dob",
+        dob,
+        "--grade",
+        grade,
+        "--likelihood",
+        "likely",
+        "--guidance",
+        guidance,
+    ];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    let (ok, out, err) = run(Some(port), &args);
+    assert!(ok, "{err}");
+    json(&out)
 }
 
 /// The records of a CSV text, header included.

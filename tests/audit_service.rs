@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::receipts::log_verifier as verifier;
 use common::{person, vet_request, TestGateway};
-use portcullis::audit::checkpoint::NoteVerifier;
 use portcullis::audit::merkle::{self, leaf_hash};
 use portcullis::audit::verify::{check_consistency, proof_hashes, LogVerifier};
 use portcullis::proto::v1::audit_service_client::AuditServiceClient;
@@ -19,11 +19,6 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 const AUDIT: &str = "/portcullis.v1.AuditService/";
-
-fn verifier() -> NoteVerifier {
-    let vkey = std::fs::read_to_string(common::certs().join("log.vkey")).unwrap();
-    NoteVerifier::parse(&vkey).unwrap()
-}
 
 async fn auditor(gw: &TestGateway) -> AuditServiceClient<Channel> {
     AuditServiceClient::new(gw.channel("auditor").await)

@@ -38,33 +38,14 @@ fn walkthrough_with_the_real_binary() {
     assert_eq!(v["grade"], "NO_TRACE");
     assert_eq!(v["meaning"], "nothing held (this is not a clearance)");
 
-    let (ok, out, err) = run(
+    let published = common::cli::publish_json(
         port,
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            "GARCIA PEREZ, Jose",
-            "--dob",
-            "12/04/1971",
-            "--grade",
-            "high",
-            "--likelihood",
-            "likely",
-            "--guidance",
-            "Funds traced to a foreign state proxy; consult the liaison.",
-            "--audience",
-            "alpha,beta",
-            "--internal-ref",
-            "OP-7",
-            "--json",
-        ],
+        "GARCIA PEREZ, Jose",
+        "12/04/1971",
+        "high",
+        "Funds traced to a foreign state proxy; consult the liaison.",
+        &["--audience", "alpha,beta", "--internal-ref", "OP-7"],
     );
-    assert!(ok, "{err}");
-    let published = json(&out);
     let id = published["advisory"]["advisory_id"]
         .as_str()
         .unwrap()

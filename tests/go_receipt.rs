@@ -14,9 +14,8 @@ mod common;
 
 use common::process::repo;
 use common::*;
-use portcullis::audit::checkpoint::{NoteSigner, NoteVerifier};
 use portcullis::audit::tlog_proof::TlogProof;
-use portcullis::proto::v1::{GetReceiptRequest, TokenKind};
+use portcullis::proto::v1::TokenKind;
 
 const GOPATH: &str = "/usr/share/gocode";
 
@@ -105,14 +104,7 @@ async fn receipts_verify_with_go_sumdb_note_and_tlog() {
         indexes.push(a.audit_index);
     }
     for index in indexes {
-        let r = alpha
-            .get_receipt(GetReceiptRequest {
-                audit_index: index,
-                request_id: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let r = receipts::receipt(&mut alpha, index).await;
         let (ok, out) = go_verify(&bin, work.path(), &r.proof, &r.leaf);
         assert!(ok, "index {index}: {out}");
         assert!(
@@ -138,35 +130,13 @@ async fn receipts_verify_with_go_sumdb_note_and_tlog() {
 
     // A checkpoint with an extension line and a cosignature by an unknown key: Go accepts it
     // too.
-    let r = alpha
-        .get_receipt(GetReceiptRequest {
-            audit_index: 1,
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = receipts::receipt(&mut alpha, 1).await;
     let parsed = TlogProof::parse(&r.proof).unwrap();
-    let vkey = std::fs::read_to_string(certs().join("log.vkey")).unwrap();
-    let mut cp = NoteVerifier::parse(&vkey)
-        .unwrap()
+    let mut cp = receipts::log_verifier()
         .verify(&parsed.checkpoint, None)
         .unwrap();
     cp.extensions = vec!["an extension line".into()];
-    let signer = NoteSigner::from_pkcs8(
-        "portcullis.dev/audit",
-        &std::fs::read(certs().join("log-signing.pk8")).unwrap(),
-    )
-    .unwrap();
-    let note = format!(
-        "{}\u{2014} witness.example.org AAAAAAAAAAAAAAAAAAAA\n",
-        signer.sign(&cp)
-    );
-    let extended = TlogProof {
-        checkpoint: note,
-        ..parsed
-    }
-    .encode();
+    let extended = receipts::resigned(parsed, &cp);
     let (ok, out) = go_verify(&bin, work.path(), &extended, &r.leaf);
     assert!(ok, "{out}");
     assert!(

@@ -9,9 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use portcullis::proto::v1::{
-    Notice, NoticeKind, ReviseRequest, RiskGrade, TokenKind, WatchNoticesRequest,
-};
+use portcullis::proto::v1::{Notice, NoticeKind, RiskGrade, TokenKind, WatchNoticesRequest};
 use tonic::Streaming;
 
 /// The next message, waiting at most `secs` seconds.
@@ -39,21 +37,6 @@ async fn drain(gw: &TestGateway, who: &str, after: u64) -> Vec<Notice> {
         assert!(out.len() <= 64, "bounded");
     }
     out
-}
-
-fn revise(id: &str, expected_version: u32) -> ReviseRequest {
-    ReviseRequest {
-        advisory_id: id.to_owned(),
-        expected_version,
-        grade: RiskGrade::Severe as i32,
-        likelihood: 5,
-        handling: 0,
-        guidance: "Escalated.".into(),
-        audience: vec![],
-        applies_to: vec![],
-        valid_until: None,
-        internal_reference: String::new(),
-    }
 }
 
 #[tokio::test]
@@ -84,15 +67,12 @@ async fn cursors_are_per_party_and_resume_across_a_restart() {
         .unwrap();
 
     let mut official = gw.advisories("official").await;
-    let id = official
-        .publish(publish_request("p-1", subject.clone(), RiskGrade::High))
-        .await
-        .unwrap()
-        .into_inner()
-        .advisory
-        .unwrap()
-        .advisory_id;
-    official.revise(revise(&id, 1)).await.unwrap();
+    let id = common::publish_id(
+        &mut official,
+        publish_request("p-1", subject.clone(), RiskGrade::High),
+    )
+    .await;
+    official.revise(revise_request(&id, 1)).await.unwrap();
 
     let alpha_notices = drain(&gw, "alpha-officer", 0).await;
     let cursors: Vec<u64> = alpha_notices.iter().map(|n| n.cursor).collect();

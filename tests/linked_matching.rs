@@ -56,18 +56,15 @@ async fn a_controller_hit_raises_the_grade_but_not_the_subject_grade() {
     let gw = TestGateway::start().await;
     let mut official = gw.advisories("official").await;
     // The security service knows the controller's full date of birth.
-    let advisory = official
-        .publish(publish_request(
+    let advisory = common::publish_id(
+        &mut official,
+        publish_request(
             "p-petrov",
             person("Viktor Andreyevich Petrov", "1966-03-14"),
             RiskGrade::High,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .advisory
-        .unwrap()
-        .advisory_id;
+        ),
+    )
+    .await;
     let mut alpha = gw.vetting("alpha-officer").await;
     let r = alpha
         .vet(company_request(
@@ -145,27 +142,17 @@ async fn a_direct_and_a_linked_match_are_listed_once_per_path() {
     let gw = TestGateway::start().await;
     let mut official = gw.advisories("official").await;
     // The advisory names the company and, separately, a SEVERE one names its parent.
-    let on_company = official
-        .publish(publish_request("p-acme", company(), RiskGrade::Moderate))
-        .await
-        .unwrap()
-        .into_inner()
-        .advisory
-        .unwrap()
-        .advisory_id;
+    let on_company = common::publish_id(
+        &mut official,
+        publish_request("p-acme", company(), RiskGrade::Moderate),
+    )
+    .await;
     let parent = vec![token(TokenKind::CompanyNumber, 0x71)];
-    let on_parent = official
-        .publish(publish_request(
-            "p-parent",
-            parent.clone(),
-            RiskGrade::Severe,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .advisory
-        .unwrap()
-        .advisory_id;
+    let on_parent = common::publish_id(
+        &mut official,
+        publish_request("p-parent", parent.clone(), RiskGrade::Severe),
+    )
+    .await;
     let mut alpha = gw.vetting("alpha-officer").await;
     // The funding source is the company itself (the same tokens on two paths).
     let r = alpha

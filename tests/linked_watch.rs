@@ -87,18 +87,15 @@ async fn a_later_advisory_on_a_controller_notifies_the_party_naming_the_path() {
 
     // Weeks later, the security service publishes on the second controller.
     let mut official = gw.advisories("official").await;
-    let id = official
-        .publish(publish_request(
+    let id = common::publish_id(
+        &mut official,
+        publish_request(
             "p-smith",
             person("SMITH, Jane", "1970-05-02"),
             RiskGrade::Moderate,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .advisory
-        .unwrap()
-        .advisory_id;
+        ),
+    )
+    .await;
 
     let mut notices = alpha
         .watch_notices(WatchNoticesRequest { after_cursor: 0 })

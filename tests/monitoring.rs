@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use portcullis::proto::v1::{
-    Hit, Notice, NoticeKind, ReviseRequest, RiskGrade, TokenKind, WatchHitsRequest,
-    WatchNoticesRequest, WithdrawRequest,
+    Hit, Notice, NoticeKind, RiskGrade, TokenKind, WatchHitsRequest, WatchNoticesRequest,
+    WithdrawRequest,
 };
 use tonic::Streaming;
 
@@ -70,21 +70,7 @@ async fn notices_follow_publish_revise_withdraw_and_resume_exactly_once() {
     );
 
     // A live watcher gets the revision as it happens.
-    official
-        .revise(ReviseRequest {
-            advisory_id: id.clone(),
-            expected_version: 1,
-            grade: RiskGrade::Severe as i32,
-            likelihood: 5,
-            handling: 0,
-            guidance: "Escalated.".into(),
-            audience: vec![],
-            applies_to: vec![],
-            valid_until: None,
-            internal_reference: String::new(),
-        })
-        .await
-        .unwrap();
+    official.revise(revise_request(&id, 1)).await.unwrap();
     let revised = next(&mut watch, 5).await.expect("a REVISED notice");
     assert_eq!(revised.kind, NoticeKind::Revised as i32);
     assert_eq!(revised.advisory.as_ref().unwrap().version, 2);

@@ -9,47 +9,19 @@ use common::process::{json, ServerProcess};
 
 const PSC: &str = "tests/data/psc-acme-trading.json";
 
-fn run(port: u16, args: &[&str]) -> (bool, String, String) {
-    common::process::run(Some(port), args)
-}
-
 fn publish(port: u16, name: &str, dob: &str, grade: &str) -> String {
-    let (ok, out, err) = run(
+    common::cli::publish(
         port,
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            name,
-            "--dob",
-            dob,
-            "--grade",
-            grade,
-            "--likelihood",
-            "likely",
-            "--guidance",
-            "Controller acts for a foreign state; consult the liaison.",
-            "--json",
-        ],
-    );
-    assert!(ok, "{err}");
-    json(&out)["advisory"]["advisory_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+        name,
+        dob,
+        grade,
+        "Controller acts for a foreign state; consult the liaison.",
+    )
 }
 
 /// `vet` of Acme Trading Ltd by alpha, with `extra` arguments.
 fn vet_acme(port: u16, extra: &[&str]) -> (bool, String, String) {
     let mut args = vec![
-        "vet",
-        "--identity",
-        "certs-dev/clients/alpha-officer",
-        "--key-file",
-        "certs-dev/matching.key",
         "--kind",
         "donor-organisation",
         "--company-number",
@@ -62,7 +34,7 @@ fn vet_acme(port: u16, extra: &[&str]) -> (bool, String, String) {
         "DON/2026/0042",
     ];
     args.extend_from_slice(extra);
-    run(port, &args)
+    common::cli::vet_as_alpha(port, &args)
 }
 
 #[test]

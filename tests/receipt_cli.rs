@@ -13,18 +13,14 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use common::process::{json, repo, BIN};
+use common::receipts::log_verifier as verifier;
 use common::*;
-use portcullis::audit::checkpoint::NoteVerifier;
 use portcullis::audit::tlog_proof;
 use portcullis::limits::Rate;
 use portcullis::proto::v1::TokenKind;
 
 fn run(port: u16, args: &[&str]) -> (bool, String, String) {
     common::process::run(Some(port), args)
-}
-
-fn verifier() -> NoteVerifier {
-    NoteVerifier::parse(&std::fs::read_to_string(certs().join("log.vkey")).unwrap()).unwrap()
 }
 
 const AUDITOR: [&str; 2] = ["--identity", "certs-dev/clients/auditor"];
@@ -46,14 +42,9 @@ async fn receipts_and_auditor_json_with_the_real_binary() {
     let r1_text = r1.to_str().unwrap();
 
     // vet --receipt: the answer, then its receipt written beside.
-    let (ok, stdout, err) = run(
+    let (ok, stdout, err) = common::cli::vet_as_alpha(
         port,
         &[
-            "vet",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
-            "--key-file",
-            "certs-dev/matching.key",
             "--kind",
             "donor-individual",
             "--name",

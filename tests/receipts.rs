@@ -5,22 +5,12 @@
 
 mod common;
 
+use common::receipts::{by_index, log_verifier as verifier};
 use common::*;
-use portcullis::audit::checkpoint::{NoteSigner, NoteVerifier};
+use portcullis::audit::checkpoint::NoteVerifier;
 use portcullis::audit::tlog_proof::{self, TlogProof};
 use portcullis::proto::v1::{GetReceiptRequest, RiskGrade, TokenKind};
 use tonic::Code;
-
-fn verifier() -> NoteVerifier {
-    NoteVerifier::parse(&std::fs::read_to_string(certs().join("log.vkey")).unwrap()).unwrap()
-}
-
-fn by_index(audit_index: u64) -> GetReceiptRequest {
-    GetReceiptRequest {
-        audit_index,
-        request_id: String::new(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_for_own_answers_verify_offline_and_nothing_else() {
@@ -45,11 +35,7 @@ async fn receipts_for_own_answers_verify_offline_and_nothing_else() {
         .await
         .unwrap()
         .into_inner();
-    let receipt = alpha
-        .get_receipt(by_index(answer.audit_index))
-        .await
-        .unwrap()
-        .into_inner();
+    let receipt = receipts::receipt(&mut alpha, answer.audit_index).await;
     let v = tlog_proof::verify(
         &receipt.proof,
         &receipt.leaf,
@@ -107,11 +93,7 @@ async fn receipts_for_own_answers_verify_offline_and_nothing_else() {
         batch.push(a);
     }
     assert_eq!(batch.len(), 2);
-    let item = alpha
-        .get_receipt(by_index(batch[1].audit_index))
-        .await
-        .unwrap()
-        .into_inner();
+    let item = receipts::receipt(&mut alpha, batch[1].audit_index).await;
     let v = tlog_proof::verify(&item.proof, &item.leaf, &verifier(), None).unwrap();
     assert_eq!(v.entry.request_id, "b-receipt-1");
     assert_eq!(v.entry.method, "/portcullis.v1.VettingService/VetBatch");
@@ -215,28 +197,11 @@ async fn a_checkpoint_with_an_extension_line_verifies() {
         .await
         .unwrap()
         .into_inner();
-    let receipt = alpha
-        .get_receipt(by_index(answer.audit_index))
-        .await
-        .unwrap()
-        .into_inner();
+    let receipt = receipts::receipt(&mut alpha, answer.audit_index).await;
     let parsed = TlogProof::parse(&receipt.proof).unwrap();
     let mut cp = verifier().verify(&parsed.checkpoint, None).unwrap();
     cp.extensions = vec!["witnessed-by example.org 2026-12-01".into()];
-    let signer = NoteSigner::from_pkcs8(
-        "portcullis.dev/audit",
-        &std::fs::read(certs().join("log-signing.pk8")).unwrap(),
-    )
-    .unwrap();
-    let note = format!(
-        "{}\u{2014} witness.example.org AAAAAAAAAAAAAAAAAAAA\n",
-        signer.sign(&cp)
-    );
-    let extended = TlogProof {
-        checkpoint: note,
-        ..parsed
-    }
-    .encode();
+    let extended = receipts::resigned(parsed, &cp);
     let v = tlog_proof::verify(&extended, &receipt.leaf, &verifier(), None).unwrap();
     assert_eq!(v.checkpoint.extensions, cp.extensions);
     assert_eq!(v.entry.request_id, "r-ext");

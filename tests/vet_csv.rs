@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::cli::csv_records as records;
 use common::process::{json, repo, ServerProcess};
 
 /// A `serve --dev` child with its own data directory.
@@ -35,40 +36,16 @@ fn run(port: u16, args: &[&str]) -> (bool, String, String) {
 /// differently), and uses the request id `reused-1` of line 10 for another subject, so that
 /// line 10 is rejected by the gateway. Returns the advisory's id.
 fn prepare(port: u16) -> String {
-    let (ok, out, err) = run(
+    let id = common::cli::publish(
         port,
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            "GARCIA PEREZ, Jose",
-            "--dob",
-            "12/04/1971",
-            "--grade",
-            "high",
-            "--likelihood",
-            "likely",
-            "--guidance",
-            "Funds traced to a foreign state proxy; consult the liaison.",
-            "--json",
-        ],
+        "GARCIA PEREZ, Jose",
+        "12/04/1971",
+        "high",
+        "Funds traced to a foreign state proxy; consult the liaison.",
     );
-    assert!(ok, "{err}");
-    let id = json(&out)["advisory"]["advisory_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (ok, _, err) = run(
+    let (ok, _, err) = common::cli::vet_as_alpha(
         port,
         &[
-            "vet",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
-            "--key-file",
-            "certs-dev/matching.key",
             "--kind",
             "staff",
             "--email",
@@ -83,27 +60,9 @@ fn prepare(port: u16) -> String {
 
 /// `vet --csv tests/data/donors.csv` as alpha-officer, with extra arguments.
 fn vet_csv(port: u16, extra: &[&str]) -> (bool, String, String) {
-    let mut args = vec![
-        "vet",
-        "--identity",
-        "certs-dev/clients/alpha-officer",
-        "--key-file",
-        "certs-dev/matching.key",
-        "--csv",
-        "tests/data/donors.csv",
-    ];
+    let mut args = vec!["--csv", "tests/data/donors.csv"];
     args.extend_from_slice(extra);
-    run(port, &args)
-}
-
-/// The records of a CSV text, header included.
-fn records(text: &str) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
+    common::cli::vet_as_alpha(port, &args)
 }
 
 /// Checks `got` (an output file's text) against the expected file, row by row.

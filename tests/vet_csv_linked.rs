@@ -5,66 +5,30 @@
 
 mod common;
 
-use common::process::{json, ServerProcess};
-
-fn run(port: u16, args: &[&str]) -> (bool, String, String) {
-    common::process::run(Some(port), args)
-}
-
-fn records(text: &str) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
+use common::cli::csv_records as records;
+use common::process::ServerProcess;
 
 #[test]
 fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &[]);
     let port = server.port;
-    let (ok, out, err) = run(
+    let advisory = common::cli::publish(
         port,
-        &[
-            "publish",
-            "--identity",
-            "certs-dev/clients/official",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--name",
-            "PETROV, Viktor Andreyevich",
-            "--dob",
-            "14/03/1966",
-            "--grade",
-            "high",
-            "--likelihood",
-            "likely",
-            "--guidance",
-            "Controller acts for a foreign state.",
-            "--json",
-        ],
+        "PETROV, Viktor Andreyevich",
+        "14/03/1966",
+        "high",
+        "Controller acts for a foreign state.",
     );
-    assert!(ok, "{err}");
-    let advisory = json(&out)["advisory"]["advisory_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     let out_file = data.path().join("results.csv");
     let args = [
-        "vet",
-        "--identity",
-        "certs-dev/clients/alpha-officer",
-        "--key-file",
-        "certs-dev/matching.key",
         "--csv",
         "tests/data/donors-linked.csv",
         "--out",
         out_file.to_str().unwrap(),
     ];
-    let (ok, _, err) = run(port, &args);
+    let (ok, _, err) = common::cli::vet_as_alpha(port, &args);
     assert!(ok, "{err}");
     let rows = records(&std::fs::read_to_string(&out_file).unwrap());
     assert_eq!(rows[0][7..], ["subject_grade", "via", "relation", "tier"]);
@@ -106,7 +70,7 @@ fn linked_rows_go_with_their_subject_and_each_gets_a_result() {
 
     // A rerun sends nothing and adds nothing.
     let before = std::fs::read_to_string(&out_file).unwrap();
-    let (ok, _, err) = run(port, &args);
+    let (ok, _, err) = common::cli::vet_as_alpha(port, &args);
     assert!(ok, "{err}");
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), before);
     assert!(err.contains("skipped: 9"), "{err}");

@@ -22,9 +22,7 @@ use crate::audit::verify::{
 use crate::audit::{AuditEntry, AuditError};
 use crate::config::Config;
 use crate::proto::v1::audit_service_client::AuditServiceClient;
-use crate::proto::v1::{
-    ConsistencyProofRequest, GetCheckpointRequest, InclusionProofRequest, ReplayRequest,
-};
+use crate::proto::v1::{GetCheckpointRequest, InclusionProofRequest, ReplayRequest};
 use crate::store::Store;
 use crate::Error;
 
@@ -226,17 +224,8 @@ async fn check_extends(
     saved: &Checkpoint,
     cp: &Checkpoint,
 ) -> Result<(), Error> {
-    let request = ConsistencyProofRequest {
-        old_size: saved.size,
-        new_size: cp.size,
-    };
-    let proof = retrying("GetConsistencyProof", || {
-        let mut client = client.clone();
-        async move { client.get_consistency_proof(request).await }
-    })
-    .await?
-    .into_inner();
-    let hashes = proof_hashes(&proof.hashes).map_err(audit_error)?;
+    let proof = super::locate::consistency_proof(client, saved.size, cp.size).await?;
+    let hashes = proof_hashes(&proof).map_err(audit_error)?;
     check_consistency(saved, cp, &hashes).map_err(audit_error)
 }
 
@@ -342,17 +331,23 @@ async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
             }
         }
     }
+    conclude(v, args, &cp, &note, saved.as_ref())
+}
+
+/// Ends a verification of every leaf (online or offline): the verifier's result, then the
+/// checked note saved to `--state` if given, then the report.
+fn conclude(
+    v: LogVerifier,
+    args: &VerifyArgs,
+    cp: &Checkpoint,
+    note: &str,
+    saved: Option<&Checkpoint>,
+) -> Result<(), Error> {
     let r = v.finish().map_err(audit_error)?;
     if let Some(path) = &args.state {
-        write_state(path, &note)?;
+        write_state(path, note)?;
     }
-    report(
-        &r,
-        &cp,
-        saved.as_ref(),
-        args.state.as_deref(),
-        args.client.json,
-    );
+    report(&r, cp, saved, args.state.as_deref(), args.client.json);
     Ok(())
 }
 
@@ -403,18 +398,7 @@ fn verify_offline(args: &VerifyArgs, dir: &Path) -> Result<(), Error> {
             found: v.size(),
         }));
     }
-    let r = v.finish().map_err(audit_error)?;
-    if let Some(path) = &args.state {
-        write_state(path, &note)?;
-    }
-    report(
-        &r,
-        &cp,
-        saved.as_ref(),
-        args.state.as_deref(),
-        args.client.json,
-    );
-    Ok(())
+    conclude(v, args, &cp, &note, saved.as_ref())
 }
 
 async fn prove(args: ProveArgs) -> Result<(), Error> {

@@ -80,20 +80,28 @@ async fn prefix_is_signed(
     root: &Hash,
     cp: &Checkpoint,
 ) -> Result<bool, Error> {
-    let request = ConsistencyProofRequest {
-        old_size: m,
-        new_size: cp.size,
+    let proof = consistency_proof(&client, m, cp.size).await?;
+    let Ok(hashes) = proof_hashes(&proof) else {
+        return Ok(false);
     };
+    Ok(merkle::verify_consistency(m, cp.size, root, &cp.root, &hashes).is_ok())
+}
+
+/// The gateway's consistency proof from the tree of `old_size` leaves to that of `new_size`
+/// (its raw hashes, not yet checked), retried as every read of the audit log.
+pub(super) async fn consistency_proof(
+    client: &AuditServiceClient<Channel>,
+    old_size: u64,
+    new_size: u64,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let request = ConsistencyProofRequest { old_size, new_size };
     let proof = retrying("GetConsistencyProof", || {
         let mut client = client.clone();
         async move { client.get_consistency_proof(request).await }
     })
     .await?
     .into_inner();
-    let Ok(hashes) = proof_hashes(&proof.hashes) else {
-        return Ok(false);
-    };
-    Ok(merkle::verify_consistency(m, cp.size, root, &cp.root, &hashes).is_ok())
+    Ok(proof.hashes)
 }
 
 #[cfg(test)]

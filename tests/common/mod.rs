@@ -2,8 +2,10 @@
 //! a sled store in a temporary directory, called by real mTLS gRPC clients.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod process;
 pub mod raw_tls;
+pub mod receipts;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,7 +16,8 @@ use portcullis::config::Config;
 use portcullis::proto::v1::advisory_service_client::AdvisoryServiceClient;
 use portcullis::proto::v1::vetting_service_client::VettingServiceClient;
 use portcullis::proto::v1::{
-    Likelihood, MatchToken, PublishRequest, RiskGrade, SubjectKind, TokenKind, VetRequest,
+    Likelihood, MatchToken, PublishRequest, ReviseRequest, RiskGrade, SubjectKind, TokenKind,
+    VetRequest,
 };
 use portcullis::server::Running;
 use portcullis::tokens::{IdentityFields, MatchingKey};
@@ -158,6 +161,38 @@ pub fn publish_request(id: &str, tokens: Vec<MatchToken>, grade: RiskGrade) -> P
         valid_until: None,
         internal_reference: "OP-TEST".into(),
     }
+}
+
+/// A revision of advisory `id` at `expected_version` to SEVERE, likelihood 5, guidance
+/// "Escalated.", other fields cleared.
+pub fn revise_request(id: &str, expected_version: u32) -> ReviseRequest {
+    ReviseRequest {
+        advisory_id: id.to_owned(),
+        expected_version,
+        grade: RiskGrade::Severe as i32,
+        likelihood: 5,
+        handling: 0,
+        guidance: "Escalated.".into(),
+        audience: vec![],
+        applies_to: vec![],
+        valid_until: None,
+        internal_reference: String::new(),
+    }
+}
+
+/// Publishes `request` with `client` and returns the new advisory's id.
+pub async fn publish_id(
+    client: &mut AdvisoryServiceClient<Channel>,
+    request: PublishRequest,
+) -> String {
+    client
+        .publish(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .advisory
+        .unwrap()
+        .advisory_id
 }
 
 /// A linked subject of a vetting request.

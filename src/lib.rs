@@ -18,6 +18,7 @@
 //! - [`tls`]: the one place the rustls crypto provider (ring) and TLS 1.3 are chosen.
 //! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
 //! - [`tokens`]: canonical identity tokens, computed by clients (never by the server).
+//! - [`oprf`]: tokens v2, the RFC 9497 VOPRF the key service evaluates and clients finalize.
 //! - [`store`]: sled-backed advisories, token index and idempotency records.
 //! - [`audit`]: the group-commit audit log writer and its entries, the Merkle tree, signed
 //!   checkpoints, the start-up integrity check and the auditor's verifier (docs/audit.md).
@@ -43,6 +44,7 @@ pub mod error;
 pub mod identity;
 pub mod limits;
 pub mod metrics;
+pub mod oprf;
 pub mod pki;
 pub mod proto;
 pub mod server;

@@ -27,6 +27,7 @@
 //!   domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests.
+//! - [`keyservice`]: the tokens v2 key service (its gRPC service, its own process) and its client.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.
 //! - [`pki`]: the development PKI generator.
@@ -42,6 +43,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod identity;
+pub mod keyservice;
 pub mod limits;
 pub mod metrics;
 pub mod oprf;

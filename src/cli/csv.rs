@@ -25,9 +25,10 @@ use tonic::transport::Channel;
 
 use super::common::{grade_name, match_tokens, strength_name, ClientArgs};
 use super::vet::{response_json, Kind};
+use crate::keyservice::client::Scheme;
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{SubjectKind, VetRequest, VetResponse};
-use crate::tokens::{IdentityFields, MatchingKey};
+use crate::tokens::{IdentityFields, Token, TokenKind};
 use crate::Error;
 
 /// One input column.
@@ -207,8 +208,11 @@ impl Header {
 struct Evaluated {
     /// The row's request id: its `request_id` cell if given and valid, else derived.
     request_id: String,
-    /// The request to send, or why the row cannot be sent.
+    /// The request to send (its token digests still to compute, in the order of
+    /// `canonicals`), or why the row cannot be sent.
     outcome: Result<VetRequest, String>,
+    /// The kinds and canonical forms of the request's tokens, digested in batches.
+    canonicals: Vec<(TokenKind, String)>,
 }
 
 /// Whether `s` is a valid request id: 1..=64 of `[A-Za-z0-9._-]`.
@@ -240,11 +244,13 @@ fn derived_id<'a>(tag: &[u8], cells: impl Iterator<Item = &'a [u8]>) -> String {
     format!("csv-{}", &digest[..24])
 }
 
-/// Checks one data row and, if it is usable, turns it into a request (tokens derived under
-/// `key`). Error texts name the column and never contain a cell's value.
-fn evaluate(header: &Header, record: &::csv::ByteRecord, key: &MatchingKey) -> Evaluated {
+/// Checks one data row and, if it is usable, turns it into a request for epoch `key_id` whose
+/// token digests [`digest_rows`] fills in. Error texts name the column and never contain a
+/// cell's value.
+fn evaluate(header: &Header, record: &::csv::ByteRecord, key_id: &str) -> Evaluated {
     if record.len() != header.width {
         return Evaluated {
+            canonicals: Vec::new(),
             request_id: derived_id(b"raw\0", record.iter()),
             outcome: Err(format!(
                 "expected {} fields, found {}",
@@ -264,6 +270,7 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key: &MatchingKey) -> E
     let fail = |request_id: String, reason: String| Evaluated {
         request_id,
         outcome: Err(reason),
+        canonicals: Vec::new(),
     };
     // Every cell as text; an empty (or all-blank) cell is an absent field.
     let mut cells: [Option<&str>; COLUMNS.len()] = [None; COLUMNS.len()];
@@ -328,19 +335,51 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key: &MatchingKey) -> E
         wallet: text(Column::Wallet),
         email: text(Column::Email),
     };
-    match crate::tokens::derive(key, &fields) {
-        Ok(tokens) => Evaluated {
+    match crate::tokens::canonicals(&fields) {
+        Ok(canonicals) => Evaluated {
             outcome: Ok(VetRequest {
                 request_id: request_id.clone(),
                 subject_kind: SubjectKind::from(kind) as i32,
-                key_id: key.id().to_owned(),
-                tokens: match_tokens(&tokens),
+                key_id: key_id.to_owned(),
+                tokens: Vec::new(),
                 case_reference: case_ref.to_owned(),
             }),
             request_id,
+            canonicals,
         },
         Err(e) => fail(request_id, e.to_string()),
     }
+}
+
+/// Rows checked but not yet sent: digested together (one key-service call per batch of at
+/// most 1024 elements) while the previous batch's rows are on the VetBatch stream.
+const DIGEST_ROWS: usize = 256;
+
+/// Computes the digests of every usable row in `rows` with `scheme`, in one go, and fills in
+/// their requests' tokens.
+async fn digest_rows(scheme: &mut Scheme, rows: &mut [(u64, Evaluated)]) -> Result<(), Error> {
+    let pairs: Vec<(TokenKind, String)> = rows
+        .iter()
+        .filter(|(_, row)| row.outcome.is_ok())
+        .flat_map(|(_, row)| row.canonicals.iter().cloned())
+        .collect();
+    let mut digests = scheme.digests(&pairs).await?.into_iter();
+    for (_, row) in rows.iter_mut() {
+        let Ok(request) = &mut row.outcome else {
+            continue;
+        };
+        let tokens: Vec<Token> = std::mem::take(&mut row.canonicals)
+            .into_iter()
+            .zip(digests.by_ref())
+            .map(|((kind, canonical), digest)| Token {
+                kind,
+                canonical,
+                digest,
+            })
+            .collect();
+        request.tokens = match_tokens(&tokens);
+    }
+    Ok(())
 }
 
 /// What an existing output file already says about a request id.
@@ -677,8 +716,8 @@ struct RowReader {
     reader: ::csv::Reader<File>,
     /// The input's columns.
     header: Header,
-    /// The matching key tokens are derived under.
-    key: MatchingKey,
+    /// How token digests are computed (a v1 key file or a v2 key service).
+    scheme: Scheme,
     /// What the output file already answers.
     prior: HashMap<String, Prior>,
     /// The VetBatch request stream.
@@ -693,30 +732,51 @@ struct RowReader {
 
 impl RowReader {
     /// Reads the data rows, checks each, and feeds the request stream and the writer's queue.
-    /// Runs on a blocking thread; stops early when the writer closes its queue.
+    /// Rows are digested [`DIGEST_ROWS`] at a time. Runs on a blocking thread; stops early
+    /// when the writer closes its queue.
     fn run(mut self, runtime: tokio::runtime::Handle) -> Result<ReadCounts, Error> {
         let mut counts = ReadCounts::default();
         let mut record = ::csv::ByteRecord::new();
-        while self
-            .reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(&self.path, e))?
-        {
-            counts.rows += 1;
-            let line = record.position().map_or(0, |p| p.line());
-            let row = evaluate(&self.header, &record, &self.key);
-            let skip = match self.prior.get(&row.request_id) {
-                Some(Prior::Answered | Prior::Final) => true,
-                Some(Prior::Local) => row.outcome.is_err(),
-                Some(Prior::Transient) | None => false,
-            };
-            if skip {
-                counts.skipped += 1;
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
+        let key_id = self.scheme.key_id().to_owned();
+        let mut pending: Vec<(u64, Evaluated)> = Vec::with_capacity(DIGEST_ROWS);
+        let mut more = true;
+        while more {
+            more = self
+                .reader
+                .read_byte_record(&mut record)
+                .map_err(|e| csv_error(&self.path, e))?;
+            if more {
+                counts.rows += 1;
+                let line = record.position().map_or(0, |p| p.line());
+                let row = evaluate(&self.header, &record, &key_id);
+                let skip = match self.prior.get(&row.request_id) {
+                    Some(Prior::Answered | Prior::Final) => true,
+                    Some(Prior::Local) => row.outcome.is_err(),
+                    Some(Prior::Transient) | None => false,
+                };
+                if skip {
+                    counts.skipped += 1;
+                    if let Some(bar) = &self.bar {
+                        bar.inc(1);
+                    }
+                } else {
+                    pending.push((line, row));
                 }
-                continue;
+                if pending.len() < DIGEST_ROWS {
+                    continue;
+                }
             }
+            runtime.block_on(digest_rows(&mut self.scheme, &mut pending))?;
+            if !self.send(&runtime, std::mem::take(&mut pending)) {
+                break;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Sends digested rows in file order; false once the writer has closed its queue.
+    fn send(&self, runtime: &tokio::runtime::Handle, rows: Vec<(u64, Evaluated)>) -> bool {
+        for (line, row) in rows {
             let item = match row.outcome {
                 Ok(request) => {
                     let pause = self.pace.get();
@@ -731,7 +791,7 @@ impl RowReader {
                         }
                     });
                     if !sent {
-                        break;
+                        return false;
                     }
                     Item::Sent { line, request }
                 }
@@ -742,10 +802,10 @@ impl RowReader {
                 },
             };
             if self.items.blocking_send(item).is_err() {
-                break;
+                return false;
             }
         }
-        Ok(counts)
+        true
     }
 }
 
@@ -991,12 +1051,11 @@ fn broken(answer: Result<Option<VetResponse>, tonic::Status>, request_id: &str) 
 /// `portcullis vet --csv INPUT [--out OUT]`: see the module documentation and docs/csv.md.
 pub(crate) async fn run(
     client: &ClientArgs,
-    key_file: &Path,
+    scheme: Scheme,
     input: &Path,
     out: Option<&Path>,
 ) -> Result<(), Error> {
     let json = client.json;
-    let key = MatchingKey::from_file(key_file)?;
 
     // The header first: a wrong file is refused before anything is sent or written.
     let mut reader = ::csv::ReaderBuilder::new()
@@ -1073,7 +1132,7 @@ pub(crate) async fn run(
         path: input.to_path_buf(),
         reader,
         header,
-        key,
+        scheme,
         prior,
         requests: request_tx,
         items: item_tx,
@@ -1129,8 +1188,8 @@ mod tests {
         ::csv::ByteRecord::from(fields.to_vec())
     }
 
-    fn key() -> MatchingKey {
-        MatchingKey::new("dev-1", [7; 32]).unwrap()
+    fn key() -> &'static str {
+        "dev-1"
     }
 
     #[test]
@@ -1155,35 +1214,36 @@ mod tests {
         let ok = evaluate(
             &h,
             &record(&["donor-individual", "Ann Lee", "1970-01-02", "C-1"]),
-            &key(),
+            key(),
         );
         let request = ok.outcome.unwrap();
         assert!(ok.request_id.starts_with("csv-") && ok.request_id.len() == 28);
         assert_eq!(request.request_id, ok.request_id);
-        assert_eq!(request.tokens.len(), 2);
+        assert_eq!(ok.canonicals.len(), 2);
+        assert_eq!(request.key_id, "dev-1");
         assert_eq!(request.case_reference, "C-1");
         // Same cells, same id; other cells, another id; column order does not matter.
         let again = evaluate(
             &h,
             &record(&["donor-individual", "Ann Lee", "1970-01-02", "C-1"]),
-            &key(),
+            key(),
         );
         assert_eq!(again.request_id, ok.request_id);
         let h2 = Header::parse(&record(&["case_ref", "dob", "name", "kind"])).unwrap();
         let swapped = evaluate(
             &h2,
             &record(&["C-1", "1970-01-02", "Ann Lee", "donor-individual"]),
-            &key(),
+            key(),
         );
         assert_eq!(swapped.request_id, ok.request_id);
         let other = evaluate(
             &h,
             &record(&["donor-individual", "Ann Lee", "1970-01-03", "C-1"]),
-            &key(),
+            key(),
         );
         assert_ne!(other.request_id, ok.request_id);
 
-        let bad = |fields: &[&str]| evaluate(&h, &record(fields), &key()).outcome.unwrap_err();
+        let bad = |fields: &[&str]| evaluate(&h, &record(fields), key()).outcome.unwrap_err();
         assert_eq!(
             bad(&["staff", "Ann Lee", "1970-02-30", ""]),
             "dob: not a real calendar date"
@@ -1200,13 +1260,13 @@ mod tests {
     #[test]
     fn explicit_request_ids_are_used_or_refused() {
         let h = Header::parse(&record(&["request_id", "kind", "email"])).unwrap();
-        let r = evaluate(&h, &record(&["r-1", "staff", "a@example.org"]), &key());
+        let r = evaluate(&h, &record(&["r-1", "staff", "a@example.org"]), key());
         assert_eq!(r.request_id, "r-1");
         assert!(r.outcome.is_ok());
-        let r = evaluate(&h, &record(&["bad id", "staff", "a@example.org"]), &key());
+        let r = evaluate(&h, &record(&["bad id", "staff", "a@example.org"]), key());
         assert!(r.request_id.starts_with("csv-"));
         assert!(r.outcome.unwrap_err().starts_with("request_id: "));
-        let r = evaluate(&h, &record(&[" ", "staff", "a@example.org"]), &key());
+        let r = evaluate(&h, &record(&[" ", "staff", "a@example.org"]), key());
         assert!(r.request_id.starts_with("csv-"));
     }
 

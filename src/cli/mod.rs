@@ -6,6 +6,7 @@ mod bench;
 mod certs;
 mod common;
 mod csv;
+mod keyservice;
 mod serve;
 mod token;
 mod vet;
@@ -30,10 +31,12 @@ pub struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(serve::Args),
+    /// Run the key service (tokens v2) in its own process.
+    Keyservice(keyservice::Args),
     /// Development PKI.
     #[command(subcommand)]
     Certs(certs::Command),
-    /// Print the tokens identity fields give, without contacting the gateway.
+    /// Print the tokens identity fields give (v2: evaluated by the key service; v1: locally).
     Token(token::Args),
     /// Vet a subject (party).
     Vet(vet::Args),
@@ -82,8 +85,9 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Keyservice(args) => keyservice::run(args).await,
         Command::Certs(cmd) => certs::run(cmd),
-        Command::Token(args) => token::run(args),
+        Command::Token(args) => token::run(args).await,
         Command::Vet(args) => vet::run(args).await,
         Command::Publish(args) => advisory::publish(args).await,
         Command::Revise(args) => advisory::revise(args).await,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::common::{
     advisory_json, enum_name, grade_meaning, grade_name, match_tokens, request_id, strength_name,
-    time_text, ClientArgs, IdentityArgs,
+    time_text, ClientArgs, IdentityArgs, KeyArgs,
 };
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{RiskGrade, SubjectKind, TokenKind, VetRequest, VetResponse};
@@ -35,9 +35,8 @@ impl From<Kind> for SubjectKind {
 pub(crate) struct Args {
     #[command(flatten)]
     client: ClientArgs,
-    /// Matching key file (`<key_id>:<64 hex>`).
-    #[arg(long, env = "PORTCULLIS_KEY_FILE")]
-    key_file: PathBuf,
+    #[command(flatten)]
+    keys: KeyArgs,
     /// What kind of subject this is.
     #[arg(long, value_enum, required_unless_present = "csv")]
     kind: Option<Kind>,
@@ -70,7 +69,8 @@ pub(crate) struct Args {
 /// Runs `portcullis vet`.
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
     if let Some(input) = &args.csv {
-        return super::csv::run(&args.client, &args.key_file, input, args.out.as_deref()).await;
+        let scheme = args.keys.scheme(&args.client).await?;
+        return super::csv::run(&args.client, scheme, input, args.out.as_deref()).await;
     }
     if args.out.is_some() {
         // clap waives `requires = "csv"` when --kind (which conflicts with --csv) is given.
@@ -79,14 +79,15 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     let Some(kind) = args.kind else {
         return Err(Error::Usage("give --kind (or --csv FILE)".into()));
     };
-    let (key, tokens) = args.identity.tokens(&args.key_file)?;
+    let mut scheme = args.keys.scheme(&args.client).await?;
+    let tokens = args.identity.tokens(&mut scheme).await?;
     let request = VetRequest {
         request_id: match args.request_id {
             Some(id) => id,
             None => request_id()?,
         },
         subject_kind: SubjectKind::from(kind) as i32,
-        key_id: key.id().to_owned(),
+        key_id: scheme.key_id().to_owned(),
         tokens: match_tokens(&tokens),
         case_reference: args.case_ref.unwrap_or_default(),
     };

@@ -460,6 +460,27 @@ signing_key = "/etc/portcullis/log.pk8"
     }
 
     #[test]
+    fn the_documented_key_service_example_parses_and_its_configmap_matches() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let c = Config::keyservice_from_file(&root.join("deploy/keyservice.toml")).unwrap();
+        assert_eq!(c.key_service_keys.len(), 1);
+        assert_eq!(c.limits.evaluate_per_day, 500_000);
+        // The gateway refuses the same file: it names a private key.
+        assert!(Config::from_file(&root.join("deploy/keyservice.toml")).is_err());
+        let toml = std::fs::read_to_string(root.join("deploy/keyservice.toml")).unwrap();
+        let cm =
+            std::fs::read_to_string(root.join("deploy/k8s-keyservice/configmap.yaml")).unwrap();
+        let embedded: String = cm
+            .split_once("  keyservice.toml: |\n")
+            .unwrap()
+            .1
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+            .collect();
+        assert_eq!(embedded, toml);
+    }
+
+    #[test]
     fn a_gateway_refuses_a_key_service_private_key() {
         let with_key = format!("key_service_keys = [\"ks.key\"]\n{GOOD}");
         let e = Config::from_toml(&with_key, Path::new(".")).unwrap_err();

@@ -302,6 +302,17 @@ impl ServerKey {
         self.evaluate_with(elements, &mut rand_core::OsRng)
     }
 
+    /// As [`evaluate`](Self::evaluate) with the proof's random scalar given (32 bytes,
+    /// little-endian, canonical): for test vectors only, a real service never reuses one.
+    #[doc(hidden)]
+    pub fn evaluate_with_proof_scalar(
+        &self,
+        elements: &[Vec<u8>],
+        scalar: [u8; 32],
+    ) -> Result<Evaluated, OprfError> {
+        self.evaluate_with(elements, &mut FixedScalarRng(scalar))
+    }
+
     fn evaluate_with<R: rand_core::RngCore + rand_core::CryptoRng>(
         &self,
         elements: &[Vec<u8>],
@@ -339,6 +350,30 @@ impl ServerKey {
         Ok(Evaluated { elements, proof })
     }
 }
+
+/// Yields one scalar's 32 bytes then zeros: `Scalar::random` (64 bytes reduced mod ℓ) turns
+/// that into exactly the scalar.
+struct FixedScalarRng([u8; 32]);
+
+impl rand_core::RngCore for FixedScalarRng {
+    fn next_u32(&mut self) -> u32 {
+        0
+    }
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for (i, b) in dest.iter_mut().enumerate() {
+            *b = self.0.get(i).copied().unwrap_or(0);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for FixedScalarRng {}
 
 /// A client's blinded batch: the secret blinds and inputs it keeps, and the elements it sends.
 pub struct Blinded {
@@ -482,28 +517,6 @@ fn element_bytes(serialized: &[u8]) -> [u8; 32] {
 mod tests {
     use super::*;
 
-    /// Yields the given bytes then zeros: a 32-byte scalar followed by 32 zero bytes is what
-    /// `Scalar::random` (64 bytes reduced mod ℓ) turns into exactly that scalar.
-    struct FixedRng(Vec<u8>);
-    impl rand_core::RngCore for FixedRng {
-        fn next_u32(&mut self) -> u32 {
-            0
-        }
-        fn next_u64(&mut self) -> u64 {
-            0
-        }
-        fn fill_bytes(&mut self, dest: &mut [u8]) {
-            for (i, b) in dest.iter_mut().enumerate() {
-                *b = self.0.get(i).copied().unwrap_or(0);
-            }
-        }
-        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-            self.fill_bytes(dest);
-            Ok(())
-        }
-    }
-    impl rand_core::CryptoRng for FixedRng {}
-
     fn list(v: &serde_json::Value, key: &str) -> Vec<Vec<u8>> {
         v[key]
             .as_str()
@@ -543,7 +556,9 @@ mod tests {
             assert_eq!(got, want, "{name}: BlindedElement");
 
             let r = hex::decode(v["ProofRandomScalar"].as_str().unwrap()).unwrap();
-            let evaluated = server.evaluate_with(&want, &mut FixedRng(r)).unwrap();
+            let evaluated = server
+                .evaluate_with_proof_scalar(&want, r.try_into().unwrap())
+                .unwrap();
             let got: Vec<Vec<u8>> = evaluated.elements.iter().map(|e| e.to_vec()).collect();
             assert_eq!(
                 got,

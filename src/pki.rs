@@ -710,6 +710,10 @@ mod tests {
             "log-signing.pk8",
             "log.vkey",
             "matching.key",
+            "keyservice.key",
+            "keyservice.pub",
+            "keyservice-log.pk8",
+            "keyservice-log.vkey",
         ]
         .iter()
         .map(|n| f.out.join(n))
@@ -733,6 +737,12 @@ mod tests {
             .filter(|p| p.extension() == Some("key".as_ref()))
         {
             if p.ends_with("matching.key") {
+                continue;
+            }
+            if p.ends_with("keyservice.key") {
+                let key = crate::oprf::ServerKey::from_file(p).unwrap();
+                let public = std::fs::read_to_string(f.out.join("keyservice.pub")).unwrap();
+                assert_eq!(key.public_key().to_line(), public.trim());
                 continue;
             }
             let key = PrivateKeyDer::from_pem_file(p).unwrap();

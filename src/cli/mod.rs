@@ -3,6 +3,7 @@
 mod advisory;
 mod audit;
 mod bench;
+mod bench_keyservice;
 mod certs;
 mod common;
 mod csv;

@@ -40,6 +40,7 @@ pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod config;
+mod dleq;
 pub mod domain;
 pub mod error;
 pub mod identity;

@@ -11,11 +11,11 @@ use std::fmt;
 use std::path::Path;
 
 use base64::Engine as _;
-use curve25519_dalek::ristretto::CompressedRistretto;
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
-use voprf::{
-    BlindedElement, EvaluationElement, Group, Proof, Ristretto255, VoprfClient, VoprfServer,
-};
+use sha2::{Digest, Sha512};
+use voprf::{Group, Ristretto255, VoprfClient};
 
 use crate::tokens::TokenKind;
 
@@ -130,6 +130,11 @@ fn b64(bytes: &[u8]) -> String {
 
 /// Why 32 bytes are not a usable blinded or evaluated element, if they are not.
 pub fn check_element(bytes: &[u8]) -> Result<(), String> {
+    decode_element(bytes).map(|_| ())
+}
+
+/// The element 32 bytes encode, or why they are not a usable (canonical, non-identity) one.
+fn decode_element(bytes: &[u8]) -> Result<RistrettoPoint, String> {
     if bytes.len() != 32 {
         return Err(format!("must be 32 bytes, got {}", bytes.len()));
     }
@@ -142,7 +147,7 @@ pub fn check_element(bytes: &[u8]) -> Result<(), String> {
     if point.is_identity() {
         return Err("is the identity element".to_owned());
     }
-    Ok(())
+    Ok(point)
 }
 
 /// A pinned VOPRF public key: the epoch's key id and its 32-byte serialized element.
@@ -217,7 +222,8 @@ impl PublicKey {
 pub struct ServerKey {
     id: String,
     scalar: [u8; 32],
-    server: VoprfServer<Ristretto255>,
+    k: Scalar,
+    public: PublicKey,
 }
 
 impl fmt::Debug for ServerKey {
@@ -246,15 +252,24 @@ impl ServerKey {
                 "key id must be 1 to 64 of A-Z a-z 0-9 . _ -".to_owned(),
             ));
         }
-        let server = VoprfServer::<Ristretto255>::new_with_key(&scalar).map_err(|_| {
-            OprfError::Key(format!(
-                "private key of {id}: not a canonical non-zero scalar"
-            ))
-        })?;
+        let k = Option::<Scalar>::from(Scalar::from_canonical_bytes(scalar))
+            .filter(|k| *k != Scalar::ZERO)
+            .ok_or_else(|| {
+                OprfError::Key(format!(
+                    "private key of {id}: not a canonical non-zero scalar"
+                ))
+            })?;
+        let point = curve25519_dalek::constants::RISTRETTO_BASEPOINT_TABLE * &k;
+        let public = PublicKey {
+            id: id.to_owned(),
+            bytes: point.compress().to_bytes(),
+            point,
+        };
         Ok(ServerKey {
             id: id.to_owned(),
             scalar,
-            server,
+            k,
+            public,
         })
     }
 
@@ -288,12 +303,7 @@ impl ServerKey {
 
     /// The public key clients pin.
     pub fn public_key(&self) -> PublicKey {
-        let point = self.server.get_public_key();
-        PublicKey {
-            id: self.id.clone(),
-            bytes: point.compress().to_bytes(),
-            point,
-        }
+        self.public.clone()
     }
 
     /// Evaluates a batch with one batched proof. Every element is checked first
@@ -321,32 +331,33 @@ impl ServerKey {
         if elements.is_empty() || elements.len() > MAX_BATCH {
             return Err(OprfError::BatchSize(elements.len()));
         }
-        let mut blinded = Vec::with_capacity(elements.len());
+        let mut points = Vec::with_capacity(elements.len());
+        let mut c_bytes = Vec::with_capacity(elements.len());
         for (index, bytes) in elements.iter().enumerate() {
-            check_element(bytes).map_err(|reason| OprfError::Element { index, reason })?;
-            let element = BlindedElement::<Ristretto255>::deserialize(bytes).map_err(|_| {
-                OprfError::Element {
-                    index,
-                    reason: "not a canonical ristretto255 encoding".to_owned(),
-                }
-            })?;
-            blinded.push(element);
+            let point =
+                decode_element(bytes).map_err(|reason| OprfError::Element { index, reason })?;
+            points.push(point);
+            c_bytes.push(element_bytes(bytes));
         }
-        let result = self
-            .server
-            .batch_blind_evaluate(rng, &blinded)
-            .map_err(|_| OprfError::BatchSize(elements.len()))?;
-        let elements = result
-            .messages
+        let evaluated: Vec<[u8; 32]> = points
             .iter()
-            .map(|m| {
-                let mut out = [0u8; 32];
-                out.copy_from_slice(&m.serialize());
-                out
-            })
+            .map(|c| (c * self.k).compress().to_bytes())
             .collect();
-        let mut proof = [0u8; 64];
-        proof.copy_from_slice(&result.proof.serialize());
+        let r = loop {
+            let r = Scalar::random(rng);
+            if r != Scalar::ZERO {
+                break r;
+            }
+        };
+        let proof = crate::dleq::prove(
+            &self.k,
+            &self.public.bytes,
+            &points,
+            &c_bytes,
+            &evaluated,
+            &r,
+        );
+        let elements = evaluated;
         Ok(Evaluated { elements, proof })
     }
 }
@@ -378,7 +389,8 @@ impl rand_core::CryptoRng for FixedScalarRng {}
 /// A client's blinded batch: the secret blinds and inputs it keeps, and the elements it sends.
 pub struct Blinded {
     inputs: Vec<Vec<u8>>,
-    clients: Vec<VoprfClient<Ristretto255>>,
+    blinds: Vec<Scalar>,
+    points: Vec<RistrettoPoint>,
     elements: Vec<[u8; 32]>,
 }
 
@@ -391,22 +403,13 @@ impl fmt::Debug for Blinded {
 }
 
 impl Blinded {
-    /// Blinds each input with a fresh random scalar.
+    /// Blinds each input with a fresh random non-zero scalar.
     pub fn new(inputs: Vec<Vec<u8>>) -> Result<Self, OprfError> {
-        let mut rng = rand_core::OsRng;
-        let mut clients = Vec::with_capacity(inputs.len());
-        let mut elements = Vec::with_capacity(inputs.len());
-        for (index, input) in inputs.iter().enumerate() {
-            let r = VoprfClient::<Ristretto255>::blind(input, &mut rng)
-                .map_err(|_| OprfError::Input { index })?;
-            elements.push(element_bytes(&r.message.serialize()));
-            clients.push(r.state);
-        }
-        Ok(Blinded {
-            inputs,
-            clients,
-            elements,
-        })
+        let blinds: Vec<Scalar> = inputs
+            .iter()
+            .map(|_| <Ristretto255 as Group>::random_scalar(&mut rand_core::OsRng))
+            .collect();
+        Self::blind(inputs, blinds)
     }
 
     /// Blinds each input with the given scalar (32 bytes, little-endian, canonical, non-zero):
@@ -415,19 +418,31 @@ impl Blinded {
         if inputs.len() != blinds.len() {
             return Err(OprfError::BatchSize(blinds.len()));
         }
-        let mut clients = Vec::with_capacity(inputs.len());
-        let mut elements = Vec::with_capacity(inputs.len());
-        for (index, (input, blind)) in inputs.iter().zip(blinds).enumerate() {
+        let mut scalars = Vec::with_capacity(blinds.len());
+        for (index, blind) in blinds.iter().enumerate() {
             let scalar =
                 Ristretto255::deserialize_scalar(blind).map_err(|_| OprfError::Input { index })?;
-            let r = VoprfClient::<Ristretto255>::deterministic_blind_unchecked(input, scalar)
+            scalars.push(scalar);
+        }
+        Self::blind(inputs, scalars)
+    }
+
+    /// `Blind` of RFC 9497: `r · HashToGroup(input)` (the crate's hash to group).
+    fn blind(inputs: Vec<Vec<u8>>, blinds: Vec<Scalar>) -> Result<Self, OprfError> {
+        let mut points = Vec::with_capacity(inputs.len());
+        let mut elements = Vec::with_capacity(inputs.len());
+        for (index, (input, blind)) in inputs.iter().zip(&blinds).enumerate() {
+            let r = VoprfClient::<Ristretto255>::deterministic_blind_unchecked(input, *blind)
                 .map_err(|_| OprfError::Input { index })?;
-            elements.push(element_bytes(&r.message.serialize()));
-            clients.push(r.state);
+            let bytes = element_bytes(&r.message.serialize());
+            let point = decode_element(&bytes).map_err(|_| OprfError::Input { index })?;
+            points.push(point);
+            elements.push(bytes);
         }
         Ok(Blinded {
             inputs,
-            clients,
+            blinds,
+            points,
             elements,
         })
     }
@@ -449,39 +464,52 @@ impl Blinded {
             key_id: key.id.clone(),
             reason,
         };
-        if evaluated.len() != self.clients.len() {
+        if evaluated.len() != self.points.len() {
             return Err(answer(format!(
                 "{} evaluated elements for {} blinded",
                 evaluated.len(),
-                self.clients.len()
+                self.points.len()
             )));
         }
-        let mut messages = Vec::with_capacity(evaluated.len());
+        let mut ds = Vec::with_capacity(evaluated.len());
+        let mut d_bytes = Vec::with_capacity(evaluated.len());
         for (i, bytes) in evaluated.iter().enumerate() {
-            check_element(bytes).map_err(|e| answer(format!("evaluated_elements[{i}]: {e}")))?;
-            messages.push(
-                EvaluationElement::<Ristretto255>::deserialize(bytes)
-                    .map_err(|_| answer(format!("evaluated_elements[{i}]: not an element")))?,
-            );
+            let point = decode_element(bytes)
+                .map_err(|e| answer(format!("evaluated_elements[{i}]: {e}")))?;
+            ds.push(point);
+            d_bytes.push(element_bytes(bytes));
         }
-        if proof.len() != 64 {
-            return Err(answer(format!(
-                "proof: must be 64 bytes, got {}",
-                proof.len()
-            )));
+        let proof: [u8; 64] = proof
+            .try_into()
+            .map_err(|_| answer(format!("proof: must be 64 bytes, got {}", proof.len())))?;
+        let verified = crate::dleq::verify(
+            &key.point,
+            &key.bytes,
+            &self.points,
+            &ds,
+            &self.elements,
+            &d_bytes,
+            &proof,
+        );
+        if !verified {
+            return Err(OprfError::ProofFailed {
+                key_id: key.id.clone(),
+            });
         }
-        let proof = Proof::<Ristretto255>::deserialize(proof)
-            .map_err(|_| answer("proof: not two canonical scalars".to_owned()))?;
-        let outputs =
-            VoprfClient::batch_finalize(&self.inputs, &self.clients, &messages, &proof, key.point)
-                .map_err(|_| OprfError::ProofFailed {
-                    key_id: key.id.clone(),
-                })?;
-        let mut out = Vec::with_capacity(self.clients.len());
-        for (index, output) in outputs.enumerate() {
-            let output = output.map_err(|_| OprfError::Input { index })?;
+        let mut inverses = self.blinds.clone();
+        Scalar::batch_invert(&mut inverses);
+        let mut out = Vec::with_capacity(ds.len());
+        for ((input, inverse), d) in self.inputs.iter().zip(&inverses).zip(&ds) {
+            let n = (d * inverse).compress();
+            let mut h = Sha512::new();
+            // Inputs were checked to be at most 65535 bytes when they were blinded.
+            h.update((input.len() as u16).to_be_bytes());
+            h.update(input);
+            h.update(32u16.to_be_bytes());
+            h.update(n.as_bytes());
+            h.update(b"Finalize");
             let mut full = [0u8; 64];
-            full.copy_from_slice(&output);
+            full.copy_from_slice(&h.finalize());
             out.push(full);
         }
         Ok(out)
@@ -535,9 +563,9 @@ mod tests {
         let seed = hex::decode(key["Seed"].as_str().unwrap()).unwrap();
         let info = hex::decode(key["KeyInfo"].as_str().unwrap()).unwrap();
         // DeriveKeyPair(seed, info) gives skSm; our key from skSm gives pkSm.
-        let derived = VoprfServer::<Ristretto255>::new_from_seed(&seed, &info).unwrap();
+        let derived = voprf::VoprfServer::<Ristretto255>::new_from_seed(&seed, &info).unwrap();
         let server = ServerKey::new("rfc", sk.clone().try_into().unwrap()).unwrap();
-        assert_eq!(derived.get_public_key(), server.server.get_public_key());
+        assert_eq!(derived.get_public_key(), server.public.point);
         let pk = server.public_key();
         assert_eq!(hex::encode(pk.bytes()), key["pkSm"].as_str().unwrap());
 

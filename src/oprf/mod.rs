@@ -14,10 +14,13 @@ use base64::Engine as _;
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
-use sha2::{Digest, Sha512};
-use voprf::{Group, Ristretto255, VoprfClient};
+use voprf::{Group, Ristretto255};
 
 use crate::tokens::TokenKind;
+
+mod client;
+
+pub use client::Blinded;
 
 /// The scheme name of a VOPRF epoch, in key files and `PublicKey.suite`.
 pub const SUITE: &str = "voprf-ristretto255-sha512";
@@ -134,7 +137,7 @@ pub fn check_element(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// The element 32 bytes encode, or why they are not a usable (canonical, non-identity) one.
-fn decode_element(bytes: &[u8]) -> Result<RistrettoPoint, String> {
+pub(crate) fn decode_element(bytes: &[u8]) -> Result<RistrettoPoint, String> {
     if bytes.len() != 32 {
         return Err(format!("must be 32 bytes, got {}", bytes.len()));
     }
@@ -309,7 +312,14 @@ impl ServerKey {
     /// Evaluates a batch with one batched proof. Every element is checked first
     /// (`blinded_elements[i]: …`); on any problem nothing is evaluated.
     pub fn evaluate(&self, elements: &[Vec<u8>]) -> Result<Evaluated, OprfError> {
-        self.evaluate_with(elements, &mut rand_core::OsRng)
+        // A zero nonce has probability 2^-252; the key is never zero, so this ends.
+        let r = loop {
+            let r = Scalar::random(&mut rand_core::OsRng);
+            if r != Scalar::ZERO {
+                break r;
+            }
+        };
+        self.evaluate_with(elements, &r)
     }
 
     /// As [`evaluate`](Self::evaluate) with the proof's random scalar given (32 bytes,
@@ -320,14 +330,15 @@ impl ServerKey {
         elements: &[Vec<u8>],
         scalar: [u8; 32],
     ) -> Result<Evaluated, OprfError> {
-        self.evaluate_with(elements, &mut FixedScalarRng(scalar))
+        let r = Option::<Scalar>::from(Scalar::from_canonical_bytes(scalar))
+            .filter(|r| *r != Scalar::ZERO)
+            .ok_or_else(|| {
+                OprfError::Key("proof scalar: not a canonical non-zero scalar".into())
+            })?;
+        self.evaluate_with(elements, &r)
     }
 
-    fn evaluate_with<R: rand_core::RngCore + rand_core::CryptoRng>(
-        &self,
-        elements: &[Vec<u8>],
-        rng: &mut R,
-    ) -> Result<Evaluated, OprfError> {
+    fn evaluate_with(&self, elements: &[Vec<u8>], r: &Scalar) -> Result<Evaluated, OprfError> {
         if elements.is_empty() || elements.len() > MAX_BATCH {
             return Err(OprfError::BatchSize(elements.len()));
         }
@@ -343,199 +354,20 @@ impl ServerKey {
             .iter()
             .map(|c| (c * self.k).compress().to_bytes())
             .collect();
-        let r = loop {
-            let r = Scalar::random(rng);
-            if r != Scalar::ZERO {
-                break r;
-            }
-        };
         let proof = crate::dleq::prove(
             &self.k,
             &self.public.bytes,
             &points,
             &c_bytes,
             &evaluated,
-            &r,
+            r,
         );
         let elements = evaluated;
         Ok(Evaluated { elements, proof })
     }
 }
 
-/// Yields one scalar's 32 bytes then zeros: `Scalar::random` (64 bytes reduced mod ℓ) turns
-/// that into exactly the scalar.
-struct FixedScalarRng([u8; 32]);
-
-impl rand_core::RngCore for FixedScalarRng {
-    fn next_u32(&mut self) -> u32 {
-        0
-    }
-    fn next_u64(&mut self) -> u64 {
-        0
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for (i, b) in dest.iter_mut().enumerate() {
-            *b = self.0.get(i).copied().unwrap_or(0);
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for FixedScalarRng {}
-
-/// A client's blinded batch: the secret blinds and inputs it keeps, and the elements it sends.
-pub struct Blinded {
-    inputs: Vec<Vec<u8>>,
-    blinds: Vec<Scalar>,
-    points: Vec<RistrettoPoint>,
-    elements: Vec<[u8; 32]>,
-}
-
-impl fmt::Debug for Blinded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Blinded")
-            .field("elements", &self.elements.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Blinded {
-    /// Blinds each input with a fresh random non-zero scalar.
-    pub fn new(inputs: Vec<Vec<u8>>) -> Result<Self, OprfError> {
-        let blinds: Vec<Scalar> = inputs
-            .iter()
-            .map(|_| <Ristretto255 as Group>::random_scalar(&mut rand_core::OsRng))
-            .collect();
-        Self::blind(inputs, blinds)
-    }
-
-    /// Blinds each input with the given scalar (32 bytes, little-endian, canonical, non-zero):
-    /// for test vectors only, a real client never reuses or chooses a blind.
-    pub fn with_blinds(inputs: Vec<Vec<u8>>, blinds: &[[u8; 32]]) -> Result<Self, OprfError> {
-        if inputs.len() != blinds.len() {
-            return Err(OprfError::BatchSize(blinds.len()));
-        }
-        let mut scalars = Vec::with_capacity(blinds.len());
-        for (index, blind) in blinds.iter().enumerate() {
-            let scalar =
-                Ristretto255::deserialize_scalar(blind).map_err(|_| OprfError::Input { index })?;
-            scalars.push(scalar);
-        }
-        Self::blind(inputs, scalars)
-    }
-
-    /// `Blind` of RFC 9497: `r · HashToGroup(input)` (the crate's hash to group).
-    fn blind(inputs: Vec<Vec<u8>>, blinds: Vec<Scalar>) -> Result<Self, OprfError> {
-        let mut points = Vec::with_capacity(inputs.len());
-        let mut elements = Vec::with_capacity(inputs.len());
-        for (index, (input, blind)) in inputs.iter().zip(&blinds).enumerate() {
-            let r = VoprfClient::<Ristretto255>::deterministic_blind_unchecked(input, *blind)
-                .map_err(|_| OprfError::Input { index })?;
-            let bytes = element_bytes(&r.message.serialize());
-            let point = decode_element(&bytes).map_err(|_| OprfError::Input { index })?;
-            points.push(point);
-            elements.push(bytes);
-        }
-        Ok(Blinded {
-            inputs,
-            blinds,
-            points,
-            elements,
-        })
-    }
-
-    /// The blinded elements to send, in input order.
-    pub fn elements(&self) -> &[[u8; 32]] {
-        &self.elements
-    }
-
-    /// Verifies the batched proof against the pinned key, unblinds and finalizes: the full
-    /// 64-byte outputs, in input order. Nothing is returned unless the proof verifies.
-    pub fn finalize_outputs(
-        &self,
-        key: &PublicKey,
-        evaluated: &[Vec<u8>],
-        proof: &[u8],
-    ) -> Result<Vec<[u8; 64]>, OprfError> {
-        let answer = |reason: String| OprfError::Answer {
-            key_id: key.id.clone(),
-            reason,
-        };
-        if evaluated.len() != self.points.len() {
-            return Err(answer(format!(
-                "{} evaluated elements for {} blinded",
-                evaluated.len(),
-                self.points.len()
-            )));
-        }
-        let mut ds = Vec::with_capacity(evaluated.len());
-        let mut d_bytes = Vec::with_capacity(evaluated.len());
-        for (i, bytes) in evaluated.iter().enumerate() {
-            let point = decode_element(bytes)
-                .map_err(|e| answer(format!("evaluated_elements[{i}]: {e}")))?;
-            ds.push(point);
-            d_bytes.push(element_bytes(bytes));
-        }
-        let proof: [u8; 64] = proof
-            .try_into()
-            .map_err(|_| answer(format!("proof: must be 64 bytes, got {}", proof.len())))?;
-        let verified = crate::dleq::verify(
-            &key.point,
-            &key.bytes,
-            &self.points,
-            &ds,
-            &self.elements,
-            &d_bytes,
-            &proof,
-        );
-        if !verified {
-            return Err(OprfError::ProofFailed {
-                key_id: key.id.clone(),
-            });
-        }
-        let mut inverses = self.blinds.clone();
-        Scalar::batch_invert(&mut inverses);
-        let mut out = Vec::with_capacity(ds.len());
-        for ((input, inverse), d) in self.inputs.iter().zip(&inverses).zip(&ds) {
-            let n = (d * inverse).compress();
-            let mut h = Sha512::new();
-            // Inputs were checked to be at most 65535 bytes when they were blinded.
-            h.update((input.len() as u16).to_be_bytes());
-            h.update(input);
-            h.update(32u16.to_be_bytes());
-            h.update(n.as_bytes());
-            h.update(b"Finalize");
-            let mut full = [0u8; 64];
-            full.copy_from_slice(&h.finalize());
-            out.push(full);
-        }
-        Ok(out)
-    }
-
-    /// As [`finalize_outputs`](Self::finalize_outputs), keeping the token digests: the first
-    /// 32 bytes of each output.
-    pub fn finalize(
-        &self,
-        key: &PublicKey,
-        evaluated: &[Vec<u8>],
-        proof: &[u8],
-    ) -> Result<Vec<[u8; 32]>, OprfError> {
-        Ok(self
-            .finalize_outputs(key, evaluated, proof)?
-            .into_iter()
-            .map(|full| {
-                let mut d = [0u8; 32];
-                d.copy_from_slice(&full[..32]);
-                d
-            })
-            .collect())
-    }
-}
-
-fn element_bytes(serialized: &[u8]) -> [u8; 32] {
+pub(crate) fn element_bytes(serialized: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(serialized);
     out
@@ -556,7 +388,7 @@ mod tests {
 
     #[test]
     fn every_rfc9497_ristretto255_sha512_voprf_vector() {
-        let text = include_str!("../tests/data/voprf-rfc9497.json");
+        let text = include_str!("../../tests/data/voprf-rfc9497.json");
         let file: serde_json::Value = serde_json::from_str(text).unwrap();
         let key = &file["key"];
         let sk = hex::decode(key["skSm"].as_str().unwrap()).unwrap();

@@ -70,6 +70,7 @@ fn run(rt: &tokio::runtime::Runtime, case: Case) -> f64 {
             let watch = WatchRecord {
                 subject_kind: 1,
                 vetted_at: 1_800_000_000,
+                ..Default::default()
             };
             for _ in 0..case.watches {
                 changes.watch("dev-1", &rng.token(), "alpha", &request_id, &watch);

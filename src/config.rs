@@ -39,6 +39,8 @@ pub struct Config {
     pub max_connection_age: Duration,
     /// Per-certificate rate limits.
     pub limits: crate::limits::Limits,
+    /// Transport limits: handshake and preface timeouts, connection caps (`[transport]`).
+    pub transport: crate::transport::TransportLimits,
     /// Loopback address of the Prometheus metrics endpoint (None = off).
     pub metrics_listen: Option<SocketAddr>,
     /// The store's page cache, in bytes.
@@ -104,6 +106,94 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     key_service_keys: Vec<PathBuf>,
+    #[serde(default)]
+    transport: FileTransport,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileTransport {
+    hello_timeout_ms: u64,
+    max_pending_handshakes: usize,
+    max_pending_handshakes_per_ip: usize,
+    preface_timeout_ms: u64,
+    idle_timeout_ms: u64,
+    max_connections: usize,
+    max_connections_per_cert: usize,
+    max_concurrent_streams: u32,
+    refusal_logs_per_sec: u32,
+}
+
+impl Default for FileTransport {
+    fn default() -> Self {
+        let d = crate::transport::TransportLimits::default();
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        FileTransport {
+            hello_timeout_ms: ms(d.hello_timeout),
+            max_pending_handshakes: d.max_pending_handshakes,
+            max_pending_handshakes_per_ip: d.max_pending_handshakes_per_ip,
+            preface_timeout_ms: ms(d.preface_timeout),
+            idle_timeout_ms: ms(d.idle_timeout),
+            max_connections: d.max_connections,
+            max_connections_per_cert: d.max_connections_per_cert,
+            max_concurrent_streams: d.max_concurrent_streams,
+            refusal_logs_per_sec: d.refusal_logs_per_sec,
+        }
+    }
+}
+
+impl FileTransport {
+    fn limits(&self) -> Result<crate::transport::TransportLimits, String> {
+        let within = |name: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("transport.{name}: must be {lo}..={hi}, got {v}"))
+            }
+        };
+        let ms = |name: &str, v: u64, lo: u64, hi: u64| {
+            within(name, v, lo, hi).map(Duration::from_millis)
+        };
+        let count =
+            |name: &str, v: usize, hi: usize| within(name, v as u64, 1, hi as u64).map(|_| v);
+        let max_pending_handshakes = count(
+            "max_pending_handshakes",
+            self.max_pending_handshakes,
+            1_000_000,
+        )?;
+        let max_connections = count("max_connections", self.max_connections, 1_000_000)?;
+        Ok(crate::transport::TransportLimits {
+            hello_timeout: ms("hello_timeout_ms", self.hello_timeout_ms, 1, 60_000)?,
+            max_pending_handshakes,
+            max_pending_handshakes_per_ip: count(
+                "max_pending_handshakes_per_ip",
+                self.max_pending_handshakes_per_ip,
+                max_pending_handshakes,
+            )?,
+            preface_timeout: ms("preface_timeout_ms", self.preface_timeout_ms, 1, 60_000)?,
+            idle_timeout: ms("idle_timeout_ms", self.idle_timeout_ms, 1_000, 86_400_000)?,
+            max_connections,
+            max_connections_per_cert: count(
+                "max_connections_per_cert",
+                self.max_connections_per_cert,
+                max_connections,
+            )?,
+            max_concurrent_streams: within(
+                "max_concurrent_streams",
+                u64::from(self.max_concurrent_streams),
+                1,
+                65_536,
+            )
+            .map(|_| self.max_concurrent_streams)?,
+            refusal_logs_per_sec: within(
+                "refusal_logs_per_sec",
+                u64::from(self.refusal_logs_per_sec),
+                0,
+                100_000,
+            )
+            .map(|_| self.refusal_logs_per_sec)?,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,6 +330,7 @@ impl Config {
             handshake_timeout: Duration::from_millis(default_handshake_timeout_ms()),
             max_connection_age: Duration::from_millis(default_max_connection_age_ms()),
             limits: crate::limits::Limits::default(),
+            transport: crate::transport::TransportLimits::default(),
             metrics_listen: None,
             cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             dev: true,
@@ -313,8 +404,10 @@ impl Config {
             audit,
             limits,
             key_service_keys,
+            transport,
         } = file;
         let limits = limits.limits()?;
+        let transport = transport.limits()?;
         if let Some(addr) = metrics_listen {
             if !addr.ip().is_loopback() {
                 return Err("metrics_listen: must be a loopback address".into());
@@ -397,6 +490,7 @@ impl Config {
             handshake_timeout: Duration::from_millis(handshake_timeout_ms),
             max_connection_age: Duration::from_millis(max_connection_age_ms),
             limits,
+            transport,
             metrics_listen,
             cache_bytes: cache_mb * 1024 * 1024,
             dev: false,
@@ -457,6 +551,11 @@ signing_key = "/etc/portcullis/log.pk8"
         assert_eq!(c.trust_domain, "gateway.example.gov");
         assert_eq!(c.accredited_parties.len(), 2);
         assert_eq!(c.audit.max_batch, 4096);
+        assert_eq!(
+            c.transport,
+            crate::transport::TransportLimits::default(),
+            "the example documents the defaults"
+        );
     }
 
     #[test]
@@ -509,6 +608,16 @@ signing_key = "/etc/portcullis/log.pk8"
         let bad = GOOD.replace("data_dir", "metrics_listen = \"10.0.0.1:9464\"\ndata_dir");
         let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
         assert!(e.starts_with("metrics_listen"), "{e}");
+        let bad =
+            format!("{GOOD}\n[transport]\nmax_connections = 10\nmax_connections_per_cert = 11\n");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(
+            e.starts_with("transport.max_connections_per_cert: must be 1..=10"),
+            "{e}"
+        );
+        let bad = format!("{GOOD}\n[transport]\nhello_timeout_ms = 0\n");
+        let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
+        assert!(e.starts_with("transport.hello_timeout_ms"), "{e}");
         let bad = GOOD.replace("[\"k-2026\"]", "[]");
         let e = Config::from_toml(&bad, Path::new(".")).unwrap_err();
         assert!(e.starts_with("matching_key_ids"), "{e}");

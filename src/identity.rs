@@ -4,7 +4,8 @@
 //! A caller is identified by its certificate's single URI SAN
 //! `spiffe://<trust-domain>/<role>/<org>/<user>`. The certificate chain, validity and revocation
 //! were already checked by the TLS handshake ([`crate::tls`]); this module decides what the
-//! verified certificate may do.
+//! verified certificate may do, and keeps its validity period so that every call re-checks it
+//! (a connection must not outlive its certificate).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -93,9 +94,33 @@ pub struct PeerIdentity {
     pub uri: String,
     /// The identity, or why the certificate does not give one.
     pub identity: Result<Identity, IdentityError>,
+    /// The certificate's validity period, in seconds since the epoch (`not_before`,
+    /// `not_after`), re-checked at every call: a connection outlives neither end.
+    pub validity: (i64, i64),
 }
 
 impl PeerIdentity {
+    /// Whether the certificate is outside its validity period at `now` (seconds since the
+    /// epoch): the reason, or None while it is valid. The bounds are inclusive (RFC 5280).
+    pub fn invalid_at(&self, now: i64) -> Option<String> {
+        let (not_before, not_after) = self.validity;
+        if now > not_after {
+            Some(format!(
+                "client certificate expired at {} (serial {})",
+                rfc3339(not_after),
+                self.cert_serial
+            ))
+        } else if now < not_before {
+            Some(format!(
+                "client certificate not valid before {} (serial {})",
+                rfc3339(not_before),
+                self.cert_serial
+            ))
+        } else {
+            None
+        }
+    }
+
     /// Parses a verified peer certificate.
     pub fn from_certificate(der: &[u8], addr: Option<SocketAddr>, trust_domain: &str) -> Self {
         let digest = ring::digest::digest(&ring::digest::SHA256, der);
@@ -107,11 +132,17 @@ impl PeerIdentity {
             cert_serial: String::new(),
             uri: String::new(),
             identity: Err(IdentityError::Unparseable),
+            // An unparseable certificate is valid at no time.
+            validity: (i64::MAX, i64::MIN),
         };
         let Ok((_, cert)) = X509Certificate::from_der(der) else {
             return peer;
         };
         peer.cert_serial = hex::encode(cert.raw_serial());
+        peer.validity = (
+            cert.validity().not_before.timestamp(),
+            cert.validity().not_after.timestamp(),
+        );
         let uris: Vec<&str> = match cert.subject_alternative_name() {
             Ok(Some(san)) => san
                 .value
@@ -133,6 +164,16 @@ impl PeerIdentity {
         };
         peer
     }
+}
+
+fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{secs} s after the epoch"))
 }
 
 /// Parses `spiffe://<trust-domain>/<role>/<org>/<user>`.
@@ -306,7 +347,27 @@ mod tests {
             cert_serial: "01".into(),
             uri: uri.into(),
             identity: parse_uri(uri, TD),
+            validity: (100, 200),
         }
+    }
+
+    #[test]
+    fn validity_is_checked_at_both_ends() {
+        let p = peer("spiffe://portcullis.dev/party/alpha/alice");
+        assert!(p.invalid_at(100).is_none());
+        assert!(p.invalid_at(200).is_none());
+        let late = p.invalid_at(201).unwrap();
+        assert!(
+            late.starts_with("client certificate expired at 1970-01-01T00:03:20Z"),
+            "{late}"
+        );
+        let early = p.invalid_at(99).unwrap();
+        assert!(
+            early.starts_with("client certificate not valid before"),
+            "{early}"
+        );
+        let unparsed = PeerIdentity::from_certificate(b"junk", None, TD);
+        assert!(unparsed.invalid_at(150).is_some());
     }
 
     #[test]

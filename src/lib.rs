@@ -16,6 +16,7 @@
 //!
 //! - [`config`]: the TOML configuration and the embedded `--dev` defaults.
 //! - [`tls`]: the one place the rustls crypto provider (ring) and TLS 1.3 are chosen.
+//! - [`transport`]: accepting connections: handshake admission, timeouts and caps, refusals.
 //! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
 //! - [`tokens`]: canonical identity tokens, computed by clients (never by the server).
 //! - [`oprf`]: tokens v2, the RFC 9497 VOPRF the key service evaluates and clients finalize.
@@ -30,7 +31,9 @@
 //! - [`keyservice`]: the tokens v2 key service (its gRPC service, its own process) and its client.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.
-//! - [`pki`]: the development PKI generator.
+//! - [`pki`]: the development PKI generator, and production key material: a CA and the
+//!   certificates it issues ([`pki::ca`]), its CRL ([`pki::crl`]), the log and matching keys
+//!   ([`pki::keys`]).
 //! - [`cli`]: the `portcullis` command.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -55,5 +58,6 @@ pub mod service;
 pub mod store;
 pub mod tls;
 pub mod tokens;
+pub mod transport;
 
 pub use error::Error;

@@ -1,5 +1,6 @@
 //! Prometheus metrics, served as text on a separate loopback-only HTTP port: calls by method
-//! and code, call latency, audit batch sizes and flush latency, log size, audit health.
+//! and code, call latency, audit batch sizes and flush latency, log size, audit health, and the
+//! transport's refusals, pending handshakes and open connections.
 //!
 //! A process-wide registry (like the Prometheus client libraries' default one), so that the
 //! audit writer and the gRPC layer record without being wired to each other.
@@ -73,6 +74,10 @@ pub struct Metrics {
     log_size: AtomicU64,
     audit_failures: AtomicU64,
     audit_ok: AtomicBool,
+    handshakes_refused: Mutex<BTreeMap<&'static str, u64>>,
+    connections_refused: Mutex<BTreeMap<&'static str, u64>>,
+    pending_handshakes: AtomicU64,
+    open_connections: AtomicU64,
 }
 
 /// The process-wide registry.
@@ -120,12 +125,33 @@ impl Metrics {
         self.audit_ok.load(Ordering::Relaxed)
     }
 
+    /// Counts a connection refused before or during its TLS handshake, by reason.
+    pub fn handshake_refused(&self, reason: &'static str) {
+        *lock(&self.handshakes_refused).entry(reason).or_default() += 1;
+    }
+
+    /// Counts an established connection closed by a transport limit, by reason.
+    pub fn connection_refused(&self, reason: &'static str) {
+        *lock(&self.connections_refused).entry(reason).or_default() += 1;
+    }
+
+    /// Sets the number of TLS handshakes in progress.
+    pub fn pending_handshakes(&self, n: usize) {
+        self.pending_handshakes.store(n as u64, Ordering::Relaxed);
+    }
+
+    /// Sets the number of established connections.
+    pub fn open_connections(&self, n: usize) {
+        self.open_connections.store(n as u64, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str("# HELP portcullis_calls_total gRPC calls by method and status code.\n");
         out.push_str("# TYPE portcullis_calls_total counter\n");
         for ((method, code), n) in lock(&self.calls).iter() {
+            let code = code_name(*code);
             let _ = writeln!(
                 out,
                 "portcullis_calls_total{{method=\"{method}\",code=\"{code}\"}} {n}"
@@ -172,6 +198,34 @@ impl Metrics {
             "# HELP portcullis_audit_writable 1 if the last audit batch was durable.\n# TYPE portcullis_audit_writable gauge\nportcullis_audit_writable {}",
             u8::from(self.audit_writable())
         );
+        out.push_str(
+            "# HELP portcullis_handshakes_refused_total Connections refused before or during the TLS handshake, by reason.\n# TYPE portcullis_handshakes_refused_total counter\n",
+        );
+        for (reason, n) in lock(&self.handshakes_refused).iter() {
+            let _ = writeln!(
+                out,
+                "portcullis_handshakes_refused_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP portcullis_connections_refused_total Established connections closed by a transport limit, by reason.\n# TYPE portcullis_connections_refused_total counter\n",
+        );
+        for (reason, n) in lock(&self.connections_refused).iter() {
+            let _ = writeln!(
+                out,
+                "portcullis_connections_refused_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_pending_handshakes TLS handshakes in progress.\n# TYPE portcullis_pending_handshakes gauge\nportcullis_pending_handshakes {}",
+            self.pending_handshakes.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_open_connections Established client connections.\n# TYPE portcullis_open_connections gauge\nportcullis_open_connections {}",
+            self.open_connections.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -216,6 +270,32 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         .map_err(|e| format!("metrics_listen: cannot bind {addr}: {e}"))
 }
 
+/// The gRPC status code's canonical name (`OK`, `INVALID_ARGUMENT`, …, as in the gRPC
+/// status-code list) for the `code` label; a value outside the list is `UNKNOWN`, as gRPC
+/// itself treats it.
+fn code_name(code: i32) -> &'static str {
+    use tonic::Code;
+    match Code::from_i32(code) {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,12 +307,25 @@ mod tests {
         m.call("/p.S/M", 3, Duration::from_millis(20));
         m.audit_batch(5, Duration::from_millis(1), 42);
         let text = m.render();
-        assert!(text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"0\"} 1"));
-        assert!(text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"3\"} 1"));
+        assert!(text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"OK\"} 1"));
+        assert!(
+            text.contains("portcullis_calls_total{method=\"/p.S/M\",code=\"INVALID_ARGUMENT\"} 1")
+        );
+        assert!(!text.contains("code=\"0\""));
+        assert_eq!(code_name(16), "UNAUTHENTICATED");
+        assert_eq!(code_name(99), "UNKNOWN");
         assert!(text.contains("portcullis_call_seconds_bucket{method=\"/p.S/M\",le=\"0.0025\"} 1"));
         assert!(text.contains("portcullis_call_seconds_count{method=\"/p.S/M\"} 2"));
         assert!(text.contains("portcullis_audit_batch_entries_bucket{le=\"8\"} 1"));
         assert!(text.contains("portcullis_audit_log_entries 42"));
+        m.handshake_refused("revoked");
+        m.handshake_refused("revoked");
+        m.connection_refused("idle_timeout");
+        m.open_connections(3);
+        let text = m.render();
+        assert!(text.contains("portcullis_handshakes_refused_total{reason=\"revoked\"} 2"));
+        assert!(text.contains("portcullis_connections_refused_total{reason=\"idle_timeout\"} 1"));
+        assert!(text.contains("portcullis_open_connections 3"));
     }
 
     #[tokio::test]

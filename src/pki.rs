@@ -16,14 +16,21 @@
 //! | `keyservice.pub` | its pinned public key line `dev-2:voprf-ristretto255-sha512:<base64>` |
 //! | `keyservice-log.pk8`, `keyservice-log.vkey` | the `portcullis keyservice --dev` process's own log-signing key |
 //!
-//! **Everything this module produces is for development only.** The private keys are committed
-//! to a public repository; the server refuses to run with the development CA outside `--dev`.
+//! **Everything [`generate_dev`] produces is for development only.** The private keys are
+//! committed to a public repository; the server refuses to run with the development CA outside
+//! `--dev`. Production key material comes from the submodules ([`ca`], [`crl`], [`keys`];
+//! `portcullis certs ca|issue|crl|revoke|log-key|matching-key`), which never overwrite a file.
 //!
 //! Certificates have fixed, explicit serial numbers ([`CA_SERIAL`], [`SERVER_SERIAL`],
 //! [`DevClient::serial`], [`ROGUE_CA_SERIAL`]) and a fixed validity window
 //! ([`VALID_FROM_YEAR`] for [`VALID_YEARS`] years) so that committed files keep working; only
 //! the `expired` client has a window that ended in the past. Keys, the CRL's dates, the log key
 //! and the matching key are fresh on every run.
+
+pub mod ca;
+pub mod crl;
+mod files;
+pub mod keys;
 
 use std::fs;
 use std::io::Write as _;
@@ -257,6 +264,32 @@ pub enum PkiError {
     /// The system clock is outside the range certificates and CRLs can express.
     #[error("system clock out of range for CRL dates")]
     Clock,
+    /// A key or certificate file that would be written already exists (never overwritten).
+    #[error("{} already exists; refusing to overwrite it (move it away first)", path.display())]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// An input file (a CA certificate or key, a CRL, a CSR) cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file was read but is not what it should be; the message says why.
+    #[error("{}: {why}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A command-line value is unusable; the message names it.
+    #[error("{0}")]
+    Argument(String),
 }
 
 /// What [`generate_dev`] wrote.

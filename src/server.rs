@@ -10,6 +10,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::audit::checkpoint::{validate_origin, NoteSigner, NoteVerifier};
+use crate::audit::receipts::Receipts;
 use crate::audit::{integrity, AuditError, AuditLog, Checkpointer};
 use crate::config::Config;
 use crate::domain::{Gateway, Settings};
@@ -136,7 +137,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("listen: {e}")))?;
-    let acceptor = Acceptor::new(tls, config.handshake_timeout, &config.trust_domain);
+    let acceptor = Acceptor::new(
+        tls,
+        config.handshake_timeout,
+        &config.trust_domain,
+        config.transport,
+    );
     let incoming = acceptor.clone().incoming(listener);
     let metrics = match config.metrics_listen {
         Some(addr) => Some(crate::metrics::bind(addr).await.map_err(Error::Config)?),
@@ -165,23 +171,34 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     }
     tokio::spawn(report_health(health_reporter, gateway.closing()));
 
+    let limit = crate::service::MAX_MESSAGE_BYTES;
     let router = tonic::transport::Server::builder()
         .max_connection_age(config.max_connection_age)
+        .max_concurrent_streams(config.transport.max_concurrent_streams)
         .layer(AuthLayer::new(policy.clone(), log.clone(), limiter.clone()))
         .add_service(health)
         .add_service(reflection)
-        .add_service(VettingServiceServer::new(Vetting::new(
-            gateway.clone(),
-            limiter.clone(),
-        )))
-        .add_service(AdvisoryServiceServer::new(Advisories::new(gateway)))
-        .add_service(AuditServiceServer::new(Auditing::new(
-            log.clone(),
-            store.clone(),
-            checkpoints,
-            stopping,
-        )))
-        .add_optional_service(key_service);
+        .add_service(
+            VettingServiceServer::new(Vetting::new(
+                gateway.clone(),
+                limiter.clone(),
+                Receipts::new(store.clone(), checkpoints.clone()),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AdvisoryServiceServer::new(Advisories::new(gateway)).max_decoding_message_size(limit),
+        )
+        .add_service(
+            AuditServiceServer::new(Auditing::new(
+                log.clone(),
+                store.clone(),
+                checkpoints,
+                stopping,
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_optional_service(key_service.map(|s| s.max_decoding_message_size(limit)));
     drop(log);
     // The closer is the only strong handle outside the router: once the router is gone and
     // the closer dropped, the expiry task's weak handle fails and every audit handle is gone.
@@ -324,8 +341,9 @@ impl Running {
     /// Applies a new configuration without dropping calls: the server certificate and key,
     /// the CRL (new connections are checked against it; existing ones end within
     /// `max_connection_age`), accredited parties, matching-key ids, retention and rate
-    /// limits. Listen address, data directory, trust domain and audit settings need a
-    /// restart; a change to them is refused. On any error nothing is replaced.
+    /// limits and the transport limits (for new connections). Listen address, data directory,
+    /// trust domain, audit settings and `transport.max_concurrent_streams` need a restart; a
+    /// change to them is refused. On any error nothing is replaced.
     ///
     /// `serve` re-applies its `--listen`/`--data` overrides before reloading, so a configured
     /// `listen = "…:0"` (any free port) is compared as configured, not as bound.
@@ -337,6 +355,10 @@ impl Running {
             ("trust_domain", fixed.trust_domain != config.trust_domain),
             ("audit", fixed.audit != config.audit),
             ("cache_mb", fixed.cache_bytes != config.cache_bytes),
+            (
+                "transport.max_concurrent_streams",
+                fixed.transport.max_concurrent_streams != config.transport.max_concurrent_streams,
+            ),
         ];
         if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
             return Err(Error::Config(format!(
@@ -351,11 +373,18 @@ impl Running {
         }));
         self.reload.settings.store(Arc::new(settings_of(config)));
         self.reload.limiter.replace(config.limits);
+        self.reload.acceptor.replace_limits(config.transport);
         tracing::info!(
             parties = config.accredited_parties.len(),
             "configuration reloaded"
         );
         Ok(())
+    }
+
+    /// TLS handshakes in progress and established client connections, for tests.
+    #[doc(hidden)]
+    pub fn connection_counts(&self) -> (usize, usize) {
+        self.reload.acceptor.counts()
     }
 
     /// The gateway's store, for tests that inspect or inject faults into it.

@@ -1,37 +1,32 @@
 //! Transport security: the one place the rustls crypto provider (ring) and the protocol versions
 //! (TLS 1.3 only) are chosen, for the server and for clients.
 //!
-//! The server requires a client certificate issued by the configured CA and not listed in its
-//! CRL. Each accepted TCP connection is handshaken in its own task, off the accept loop, under a
-//! timeout; the caller's identity is parsed once per connection from the verified certificate
-//! and travels with the connection (see [`crate::identity::PeerIdentity`]).
+//! The server requires a client certificate issued by the configured CA, within its validity
+//! period and not listed in its CRL. It issues no session tickets and keeps no session cache:
+//! every connection is a full handshake, so a certificate that expired or was revoked after an
+//! earlier connection cannot resume its way back in. Accepting connections (timeouts, caps,
+//! eviction) is [`crate::transport`]'s job; the caller's identity is parsed once per connection
+//! from the verified certificate and travels with the connection (see
+//! [`crate::identity::PeerIdentity`]).
 
-use std::io;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
-use tokio_rustls::TlsAcceptor;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
+    SignatureScheme, SupportedProtocolVersion,
+};
 
 use crate::config::TlsFiles;
-use crate::identity::PeerIdentity;
 
 /// The only protocol version the gateway and its clients speak.
 pub static PROTOCOL_VERSIONS: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
-
-/// The most TLS handshakes in progress at once; further connections wait to be handshaken.
-const MAX_CONCURRENT_HANDSHAKES: usize = 256;
 
 /// The crypto provider: *ring*.
 pub fn provider() -> Arc<CryptoProvider> {
@@ -108,6 +103,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
             .with_crls(load_crls(&files.crl)?)
             .build()
             .map_err(|e| TlsError::Config(e.to_string()))?;
+    let verifier = Arc::new(NotingVerifier(verifier));
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(PROTOCOL_VERSIONS)
         .map_err(|e| TlsError::Config(e.to_string()))?
@@ -115,7 +111,66 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
         .with_single_cert(load_certs(&files.cert)?, load_key(&files.key)?)
         .map_err(|e| TlsError::Config(format!("{}: {e}", files.key.display())))?;
     config.alpn_protocols = vec![b"h2".to_vec()];
+    // No resumption: a resumed session skips certificate verification, so a certificate that
+    // expired (or was revoked) since the ticket was issued would live on.
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
+}
+
+/// The CA verifier, noting the serial of each certificate it rejects for the refusal log.
+#[derive(Debug)]
+struct NotingVerifier(Arc<dyn ClientCertVerifier>);
+
+impl ClientCertVerifier for NotingVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self.0.verify_client_cert(end_entity, intermediates, now);
+        if verified.is_err() {
+            if let Ok((_, cert)) = x509_parser::parse_x509_certificate(end_entity.as_ref()) {
+                crate::transport::accept::note_rejected_serial(hex::encode(cert.raw_serial()));
+            }
+        }
+        verified
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// A client's rustls configuration: TLS 1.3, the gateway verified against `ca`, and the
@@ -131,154 +186,5 @@ pub fn client_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ClientCon
     Ok(Arc::new(config))
 }
 
-/// Accepts TLS connections with a server configuration that can be replaced at run time
-/// (certificate and CRL reload); each new connection uses the configuration current when it
-/// arrives.
-#[derive(Clone)]
-pub struct Acceptor {
-    config: Arc<ArcSwap<ServerConfig>>,
-    handshake_timeout: Duration,
-    trust_domain: Arc<str>,
-}
-
-impl Acceptor {
-    /// An acceptor for `config`, giving up on handshakes slower than `handshake_timeout`.
-    pub fn new(config: Arc<ServerConfig>, handshake_timeout: Duration, trust_domain: &str) -> Self {
-        Acceptor {
-            config: Arc::new(ArcSwap::new(config)),
-            handshake_timeout,
-            trust_domain: trust_domain.into(),
-        }
-    }
-
-    /// Replaces the configuration used for new connections.
-    pub fn replace(&self, config: Arc<ServerConfig>) {
-        self.config.store(config);
-    }
-
-    /// Accepts connections from `listener` until the returned stream is dropped. Failed or slow
-    /// handshakes are dropped (and logged at debug level); they never reach the services.
-    pub fn incoming(
-        self,
-        listener: TcpListener,
-    ) -> tokio_stream::wrappers::ReceiverStream<Result<TlsConn, io::Error>> {
-        let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(self.accept_loop(listener, tx));
-        tokio_stream::wrappers::ReceiverStream::new(rx)
-    }
-
-    async fn accept_loop(
-        self,
-        listener: TcpListener,
-        tx: mpsc::Sender<Result<TlsConn, io::Error>>,
-    ) {
-        let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
-        loop {
-            let accepted = tokio::select! {
-                _ = tx.closed() => return,
-                accepted = listener.accept() => accepted,
-            };
-            let (tcp, addr) = match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Transient (e.g. EMFILE): back off briefly rather than spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                return;
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = TlsAcceptor::from(self.config.load_full());
-            let timeout = self.handshake_timeout;
-            let trust_domain = self.trust_domain.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
-                drop(permit);
-                let stream = match handshake {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(peer = %addr, "TLS handshake timed out");
-                        return;
-                    }
-                };
-                let Some(cert) = stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                else {
-                    // Unreachable with a verifier that requires client certificates.
-                    return;
-                };
-                let peer = PeerIdentity::from_certificate(cert.as_ref(), Some(addr), &trust_domain);
-                let conn = TlsConn {
-                    stream,
-                    peer: Arc::new(peer),
-                };
-                let _ = tx.send(Ok(conn)).await;
-            });
-        }
-    }
-}
-
-/// An established, client-authenticated TLS connection and the identity of its peer.
-pub struct TlsConn {
-    stream: tokio_rustls::server::TlsStream<TcpStream>,
-    peer: Arc<PeerIdentity>,
-}
-
-impl tonic::transport::server::Connected for TlsConn {
-    type ConnectInfo = Arc<PeerIdentity>;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.peer.clone()
-    }
-}
-
-impl AsyncRead for TlsConn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsConn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-}
+/// The acceptor and established connections now live in [`crate::transport`].
+pub use crate::transport::{Acceptor, TlsConn};

@@ -57,8 +57,8 @@ pub const LEGAL_FORM_WORDS: [&str; 12] = [
 /// The earliest year accepted in a date of birth.
 pub const MIN_YEAR: i32 = 1900;
 
-/// The kinds of token of spec v1, in the order of the proto enum (PERSON_NAME_DOB = 1 ...
-/// EMAIL = 8).
+/// The kinds of token, in the order of the proto enum (PERSON_NAME_DOB = 1 ... EMAIL = 8 of
+/// spec v1, then PERSON_NAME_BIRTH_MONTH = 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TokenKind {
     /// Name and full date of birth: `name(N) + "|" + YYYY-MM-DD`.
@@ -77,11 +77,14 @@ pub enum TokenKind {
     CryptoWallet,
     /// E-mail address, trimmed and lower-cased.
     Email,
+    /// Name and year and month of birth (tokens v2): `name(N) + "|" + YYYY-MM`. What the UK
+    /// register of persons with significant control publishes; derived from a full date too.
+    PersonNameBirthMonth,
 }
 
 impl TokenKind {
     /// Every kind, in proto enum order.
-    pub const ALL: [TokenKind; 8] = [
+    pub const ALL: [TokenKind; 9] = [
         TokenKind::PersonNameDob,
         TokenKind::PersonNameYob,
         TokenKind::PersonNamePostcode,
@@ -90,6 +93,7 @@ impl TokenKind {
         TokenKind::OrganisationName,
         TokenKind::CryptoWallet,
         TokenKind::Email,
+        TokenKind::PersonNameBirthMonth,
     ];
 
     /// The label digested with the canonical form (`"person-name-dob"`, …).
@@ -103,6 +107,7 @@ impl TokenKind {
             TokenKind::OrganisationName => "organisation-name",
             TokenKind::CryptoWallet => "crypto-wallet",
             TokenKind::Email => "email",
+            TokenKind::PersonNameBirthMonth => "person-name-birth-month",
         }
     }
 
@@ -117,6 +122,7 @@ impl TokenKind {
             TokenKind::OrganisationName => "ORGANISATION_NAME",
             TokenKind::CryptoWallet => "CRYPTO_WALLET",
             TokenKind::Email => "EMAIL",
+            TokenKind::PersonNameBirthMonth => "PERSON_NAME_BIRTH_MONTH",
         }
     }
 
@@ -267,7 +273,8 @@ impl MatchingKey {
 pub struct IdentityFields {
     /// A person's full name, in any order, with or without titles.
     pub name: Option<String>,
-    /// Date of birth: `YYYY-MM-DD`, `DD/MM/YYYY` (or `D/M/YYYY`), or a year alone `YYYY`.
+    /// Date of birth: `YYYY-MM-DD`, `DD/MM/YYYY` (or `D/M/YYYY`), a year and month `YYYY-MM`
+    /// (as the PSC register publishes it), or a year alone `YYYY`.
     pub dob: Option<String>,
     /// A UK postcode.
     pub postcode: Option<String>,
@@ -319,7 +326,8 @@ pub fn digest(key: &MatchingKey, kind: TokenKind, canonical: &str) -> [u8; 32] {
 
 /// Derive every token the fields give, in [`TokenKind`] order (docs/tokens.md, "Which tokens a
 /// client derives"):
-/// name + dob → `PERSON_NAME_DOB` and `PERSON_NAME_YOB` (a year alone gives only the latter);
+/// name + dob → `PERSON_NAME_DOB`, `PERSON_NAME_YOB` and `PERSON_NAME_BIRTH_MONTH` (a year and
+/// month give only the last, a year alone only `PERSON_NAME_YOB`);
 /// name + postcode → `PERSON_NAME_POSTCODE`; passport → `TRAVEL_DOCUMENT`; company number →
 /// `COMPANY_NUMBER`; org name + country → `ORGANISATION_NAME`; wallet → `CRYPTO_WALLET`;
 /// email → `EMAIL`.
@@ -346,9 +354,10 @@ pub fn canonicals(fields: &IdentityFields) -> Result<Vec<(TokenKind, String)>, T
     canonicals_on(fields, today_utc())
 }
 
-/// A parsed date of birth: a full date, or a year alone.
+/// A parsed date of birth: a full date, a year and month, or a year alone.
 enum Birth {
     Date(String),
+    Month(String),
     Year(String),
 }
 
@@ -378,6 +387,8 @@ fn canonicals_on(
         .map(|d| {
             if is_year(trim(d)) {
                 canonical_year_on(d, today).map(Birth::Year)
+            } else if is_year_month(trim(d)) {
+                canonical_month_on(d, today).map(Birth::Month)
             } else {
                 canonical_date_on(d, today).map(Birth::Date)
             }
@@ -433,6 +444,7 @@ fn canonicals_on(
                 out.push((TokenKind::PersonNameYob, format!("{name}|{}", &date[..4])));
             }
             Birth::Year(year) => out.push((TokenKind::PersonNameYob, format!("{name}|{year}"))),
+            Birth::Month(_) => {}
         }
     }
     if let (Some(name), Some(postcode)) = (&name, &postcode) {
@@ -452,6 +464,18 @@ fn canonicals_on(
     }
     if let Some(email) = email {
         out.push((TokenKind::Email, email));
+    }
+    if let (Some(name), Some(birth)) = (&name, &birth) {
+        match birth {
+            Birth::Date(date) => out.push((
+                TokenKind::PersonNameBirthMonth,
+                format!("{name}|{}", &date[..7]),
+            )),
+            Birth::Month(month) => {
+                out.push((TokenKind::PersonNameBirthMonth, format!("{name}|{month}")))
+            }
+            Birth::Year(_) => {}
+        }
     }
     Ok(out)
 }
@@ -499,6 +523,14 @@ fn all_ascii(s: &str, pred: impl Fn(u8) -> bool) -> bool {
 
 fn is_year(s: &str) -> bool {
     s.len() == 4 && all_ascii(s, |b| b.is_ascii_digit())
+}
+
+/// `YYYY-MM`: four digits, a hyphen, two digits.
+fn is_year_month(s: &str) -> bool {
+    s.len() == 7
+        && s.as_bytes()[4] == b'-'
+        && is_year(&s[..4])
+        && all_ascii(&s[5..], |b| b.is_ascii_digit())
 }
 
 fn today_utc() -> Date {
@@ -688,6 +720,31 @@ fn canonical_year_on(d: &str, today: Date) -> Result<String, TokenError> {
     Ok(s.to_owned())
 }
 
+/// Canonical year and month of birth `YYYY-MM` (the PSC register's precision): a real month,
+/// in 1900 or later, not after the current month (UTC). Errors name the field `dob`.
+fn canonical_month_on(d: &str, today: Date) -> Result<String, TokenError> {
+    let s = trim(d);
+    let parts = is_year_month(s)
+        .then(|| parse_number(&s[..4]).zip(parse_number(&s[5..])))
+        .flatten();
+    let Some((year, month)) = parts else {
+        return Err(TokenError::field(
+            "dob",
+            "not a year and month of the form YYYY-MM",
+        ));
+    };
+    if i32::from(year) < MIN_YEAR {
+        return Err(TokenError::field("dob", "year is before 1900"));
+    }
+    if !(1..=12).contains(&month) {
+        return Err(TokenError::field("dob", "not a real month"));
+    }
+    if (i32::from(year), month as u8) > (today.year(), u8::from(today.month())) {
+        return Err(TokenError::field("dob", "month is in the future"));
+    }
+    Ok(s.to_owned())
+}
+
 /// Canonical Companies House number, *including* its prefix: white space removed, ASCII upper
 /// case; up to 8 digits are left-padded with zeros to 8, two letters and up to 6 digits keep the
 /// letters and pad the digits to 6; e.g. `"sc 12345"` → `"GB-COH|SC012345"`. Anything else is
@@ -861,8 +918,39 @@ mod tests {
     }
 
     #[test]
+    fn year_and_month_give_only_the_birth_month_token() {
+        let k = key();
+        let fields = |dob: &str| IdentityFields {
+            name: Some("Viktor Petrov".into()),
+            dob: Some(dob.into()),
+            ..Default::default()
+        };
+        let today = day(2026, Month::December, 1);
+        let tokens = derive_on(&k, &fields("1966-03"), today).unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].kind, TokenKind::PersonNameBirthMonth);
+        assert_eq!(tokens[0].canonical, "petrov viktor|1966-03");
+        // The same person from a full date shares the token.
+        let full = derive_on(&k, &fields("14/03/1966"), today).unwrap();
+        assert!(full.iter().any(|t| t.digest == tokens[0].digest));
+        for (dob, reason) in [
+            ("1966-13", "not a real month"),
+            ("1966-00", "not a real month"),
+            ("1899-12", "year is before 1900"),
+            ("2027-01", "month is in the future"),
+        ] {
+            assert_eq!(
+                derive_on(&k, &fields(dob), today).unwrap_err(),
+                TokenError::field("dob", reason),
+                "{dob}"
+            );
+        }
+        assert!(derive_on(&k, &fields("2026-12"), today).is_ok());
+    }
+
+    #[test]
     fn kinds_labels_and_names() {
-        assert_eq!(TokenKind::ALL.len(), 8);
+        assert_eq!(TokenKind::ALL.len(), 9);
         for kind in TokenKind::ALL {
             assert_eq!(TokenKind::from_name(kind.name()), Some(kind));
             assert_eq!(kind.label().replace('-', "_").to_uppercase(), kind.name());
@@ -1218,10 +1306,12 @@ mod tests {
             [
                 TokenKind::PersonNameDob,
                 TokenKind::PersonNameYob,
-                TokenKind::PersonNamePostcode
+                TokenKind::PersonNamePostcode,
+                TokenKind::PersonNameBirthMonth
             ]
         );
         assert_eq!(tokens[1].canonical, "doe jane|1980");
+        assert_eq!(tokens[3].canonical, "doe jane|1980-01");
         assert_eq!(
             tokens[0].digest,
             digest(&k, TokenKind::PersonNameDob, "doe jane|1980-01-31")

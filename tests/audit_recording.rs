@@ -31,6 +31,7 @@ async fn entries_record_actor_method_code_and_outcome() {
     let denied = official
         .get_advisory(GetAdvisoryRequest {
             advisory_id: "adv-0000000000000000".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

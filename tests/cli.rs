@@ -79,7 +79,11 @@ fn walkthrough_with_the_real_binary() {
     assert_eq!(v["matches"][0]["strength"], "STRONG");
     assert_eq!(
         v["matches"][0]["matched_on"],
-        serde_json::json!(["PERSON_NAME_DOB", "PERSON_NAME_YOB"])
+        serde_json::json!([
+            "PERSON_NAME_DOB",
+            "PERSON_NAME_YOB",
+            "PERSON_NAME_BIRTH_MONTH"
+        ])
     );
     assert!(
         v.to_string().find("OP-7").is_none(),
@@ -257,4 +261,12 @@ fn serve_without_config_or_dev_is_a_usage_error() {
     let out = Command::new(BIN).args(["serve"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+}
+
+#[test]
+fn vet_help_says_a_year_alone_is_a_date_of_birth() {
+    let out = Command::new(BIN).args(["vet", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("or the year alone (YYYY)"), "{help}");
 }

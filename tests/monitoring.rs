@@ -207,7 +207,8 @@ async fn hits_reach_the_owning_unit_only_for_matches() {
         h.matched_on,
         vec![
             TokenKind::PersonNameDob as i32,
-            TokenKind::PersonNameYob as i32
+            TokenKind::PersonNameYob as i32,
+            TokenKind::PersonNameBirthMonth as i32
         ]
     );
     assert!(next(&mut hits, 1).await.is_none(), "the miss is not a hit");

@@ -116,8 +116,8 @@ async fn metrics_are_scraped_on_a_loopback_port() {
     let text = scrape(gw.running.metrics_addr().unwrap()).await;
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     for needle in [
-        "portcullis_calls_total{method=\"/portcullis.v1.VettingService/Vet\",code=\"0\"}",
-        "portcullis_calls_total{method=\"/portcullis.v1.VettingService/Vet\",code=\"3\"}",
+        "portcullis_calls_total{method=\"/portcullis.v1.VettingService/Vet\",code=\"OK\"}",
+        "portcullis_calls_total{method=\"/portcullis.v1.VettingService/Vet\",code=\"INVALID_ARGUMENT\"}",
         "portcullis_call_seconds_bucket{method=\"/portcullis.v1.VettingService/Vet\",le=\"+Inf\"}",
         "portcullis_audit_batch_entries_count",
         "portcullis_audit_flush_seconds_bucket",

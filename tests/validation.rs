@@ -1212,13 +1212,17 @@ async fn get_advisory_rules() {
             .official
             .get_advisory(GetAdvisoryRequest {
                 advisory_id: bad.into(),
+                ..Default::default()
             })
             .await;
         assert_refused(&f.gw, before, result, expect, &[]);
     }
     let rec = f
         .official
-        .get_advisory(GetAdvisoryRequest { advisory_id: id })
+        .get_advisory(GetAdvisoryRequest {
+            advisory_id: id,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -43,7 +43,7 @@ async fn unknown_subject_then_published_then_revised_then_withdrawn() {
     let adv = published.advisory.clone().unwrap();
     assert_eq!(adv.version, 1);
     assert_eq!(adv.state, AdvisoryState::Active as i32);
-    assert_eq!(published.token_count, 2);
+    assert_eq!(published.token_count, 3);
     assert_eq!(
         published.published_by,
         "spiffe://portcullis.dev/official/liaison/olivia"
@@ -67,7 +67,8 @@ async fn unknown_subject_then_published_then_revised_then_withdrawn() {
         m.matched_on,
         vec![
             TokenKind::PersonNameDob as i32,
-            TokenKind::PersonNameYob as i32
+            TokenKind::PersonNameYob as i32,
+            TokenKind::PersonNameBirthMonth as i32
         ]
     );
     assert_eq!(m.strength, MatchStrength::Strong as i32);
@@ -136,6 +137,7 @@ async fn unknown_subject_then_published_then_revised_then_withdrawn() {
     let got = official
         .get_advisory(GetAdvisoryRequest {
             advisory_id: adv.advisory_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -273,6 +275,7 @@ async fn expired_advisories_do_not_match() {
     let got = official
         .get_advisory(GetAdvisoryRequest {
             advisory_id: rec.advisory.unwrap().advisory_id,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -410,12 +413,12 @@ async fn vet_with_every_token_kind_and_case_reference() {
         wallet: Some("eth:0x52908400098527886E0F7030069857D2E4169EE7".into()),
         email: Some("Olga@Example.org".into()),
     });
-    assert_eq!(all.len(), 8, "one token of every kind");
+    assert_eq!(all.len(), 9, "one token of every kind");
     let mut q: VetRequest = vet_request("all-kinds", all);
     q.case_reference = "DON/2026/001".into();
     let r = alpha.vet(q).await.unwrap().into_inner();
     assert_eq!(r.grade, RiskGrade::NoTrace as i32);
     let e = gw.last_entry();
-    assert_eq!(e.tokens.len(), 8);
+    assert_eq!(e.tokens.len(), 9);
     assert_eq!(e.index, r.audit_index);
 }

@@ -22,9 +22,13 @@
 //! blank line before the signature lines, every signature line well-formed, at most
 //! [`MAX_SIGNATURES`] of them); signatures by other keys are ignored, as the signed-note
 //! specification requires, but a signature by the verifier's key that does not verify rejects the
-//! whole note; the text must be exactly three lines (Portcullis writes no extension lines, so
-//! none are accepted), the size decimal without sign or leading zeros, the root canonical
-//! standard base64 of exactly 32 bytes.
+//! whole note; the text must have at least three lines, the size decimal without sign or leading
+//! zeros, the root canonical standard base64 of exactly 32 bytes.
+//!
+//! Lines after the root hash are C2SP tlog-checkpoint *extension lines*: Portcullis writes none,
+//! but a checkpoint that carries some (another log's, or one a witness ecosystem annotated) is
+//! accepted, and they are returned in [`Checkpoint::extensions`] for a verifier to show. Their
+//! meaning is not known here, so nothing is ever concluded from them.
 
 use std::fmt;
 
@@ -127,13 +131,20 @@ pub enum NoteError {
         /// The verifier's key id (hex).
         key_id: String,
     },
-    /// The signed text is not exactly three lines (origin, tree size, root hash).
+    /// The signed text has fewer than three lines (origin, tree size, root hash).
     #[error(
-        "the checkpoint text has {found} lines; expected exactly 3 (origin, tree size, root hash)"
+        "the checkpoint text has {found} lines; expected at least 3 (origin, tree size, root hash)"
     )]
     WrongLineCount {
         /// The number of lines found.
         found: usize,
+    },
+    /// An extension line after the root hash is empty (C2SP tlog-checkpoint: extension lines
+    /// are non-empty).
+    #[error("extension line {line} of the checkpoint text is empty")]
+    EmptyExtensionLine {
+        /// The line number in the note, from 1.
+        line: usize,
     },
     /// The tree size line is not a decimal number without sign or leading zeros that fits in
     /// 64 bits.
@@ -173,17 +184,26 @@ pub struct Checkpoint {
     pub size: u64,
     /// The RFC 9162 root hash of the first `size` leaves.
     pub root: Hash,
+    /// Extension lines after the root hash, verbatim and in order (C2SP tlog-checkpoint). They
+    /// are covered by the signature but their meaning is the log's own: show them, never trust
+    /// them. Portcullis signs none.
+    pub extensions: Vec<String>,
 }
 
 impl Checkpoint {
-    /// The note text: `"<origin>\n<size>\n<base64 std root>\n"`.
+    /// The note text: `"<origin>\n<size>\n<base64 std root>\n"`, then each extension line.
     pub fn body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
             STANDARD.encode(self.root)
-        )
+        );
+        for line in &self.extensions {
+            body.push_str(line);
+            body.push('\n');
+        }
+        body
     }
 }
 
@@ -396,7 +416,7 @@ impl NoteVerifier {
     ///
     /// Rejects: control characters, no blank line before the signatures, malformed or too many
     /// signature lines, no signature by this key, a signature by this key that does not verify,
-    /// a text that is not exactly origin / size / root, a size that is not plain decimal, a root
+    /// a text without origin / size / root lines, a size that is not plain decimal, a root
     /// that is not canonical base64 of 32 bytes, and an origin other than `expected_origin`
     /// (when given).
     pub fn verify(
@@ -487,10 +507,11 @@ impl NoteVerifier {
     }
 }
 
-/// Parses a checkpoint text (three lines, each ending in a newline).
+/// Parses a checkpoint text (origin, size, root, then any extension lines; each line ending in
+/// a newline).
 fn parse_body(text: &str) -> Result<Checkpoint, NoteError> {
     let lines: Vec<&str> = text.split_terminator('\n').collect();
-    let [origin, size, root] = lines[..] else {
+    let [origin, size, root, ref extensions @ ..] = lines[..] else {
         return Err(NoteError::WrongLineCount { found: lines.len() });
     };
     validate_origin(origin)?;
@@ -517,6 +538,14 @@ fn parse_body(text: &str) -> Result<Checkpoint, NoteError> {
         origin: origin.to_owned(),
         size,
         root,
+        extensions: extensions
+            .iter()
+            .enumerate()
+            .map(|(i, l)| match l.is_empty() {
+                true => Err(NoteError::EmptyExtensionLine { line: i + 4 }),
+                false => Ok((*l).to_owned()),
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -560,6 +589,7 @@ mod tests {
             origin: ORIGIN.to_owned(),
             size: 8,
             root,
+            extensions: Vec::new(),
         }
     }
 
@@ -664,6 +694,7 @@ mod tests {
                 origin: "example.com/log".to_owned(),
                 size,
                 root: [size as u8; 32],
+                extensions: Vec::new(),
             };
             let note = signer.sign(&cp);
             assert_eq!(verifier.verify(&note, Some("example.com/log")), Ok(cp));
@@ -974,12 +1005,14 @@ mod tests {
             NoteError::WrongLineCount { found: 2 },
         );
         check(
-            format!("{ORIGIN}\n8\n{root}\nextension\n"),
-            NoteError::WrongLineCount { found: 4 },
+            format!("{ORIGIN}\n\n8\n{root}\n"),
+            NoteError::InvalidTreeSize {
+                found: String::new(),
+            },
         );
         check(
-            format!("{ORIGIN}\n\n8\n{root}\n"),
-            NoteError::WrongLineCount { found: 4 },
+            format!("{ORIGIN}\n8\n{root}\nfirst\n\nthird\n"),
+            NoteError::EmptyExtensionLine { line: 5 },
         );
         check(
             format!("\n8\n{root}\n"),
@@ -987,6 +1020,37 @@ mod tests {
                 origin: String::new(),
             },
         );
+    }
+
+    /// C2SP tlog-checkpoint extension lines are signed with the text, accepted, returned
+    /// verbatim, and change nothing else; altering one breaks the signature.
+    #[test]
+    fn extension_lines_accepted_and_returned() {
+        let s = signer();
+        let v = verifier();
+        let body = format!(
+            "{}extension one\n\u{2014} not a signature\n",
+            checkpoint().body()
+        );
+        let note = s.sign_text(&body);
+        let cp = v.verify(&note, Some(ORIGIN)).expect("verifies");
+        assert_eq!(cp.size, 8);
+        assert_eq!(cp.root, checkpoint().root);
+        assert_eq!(
+            cp.extensions,
+            vec![
+                "extension one".to_owned(),
+                "\u{2014} not a signature".to_owned()
+            ]
+        );
+        assert_eq!(cp.body(), body);
+        assert!(matches!(
+            v.verify(&note.replacen("extension one", "extension two", 1), None),
+            Err(NoteError::BadSignature { .. })
+        ));
+        // With a cosignature by an unknown witness key after the log's own.
+        let cosigned = format!("{note}\u{2014} witness.example AAAAAAAAAAAAAAAA\n");
+        assert_eq!(v.verify(&cosigned, None), Ok(cp));
     }
 
     #[test]

@@ -13,12 +13,15 @@
 //! The log is tamper-evident (docs/audit.md): the writer stores the hash of every complete
 //! [`merkle`] subtree with the leaves, the [`signer`] signs [`checkpoint`]s of the durable tree,
 //! [`integrity`] checks the stored tree against the latest checkpoint at start-up, and [`verify`]
-//! is the auditor's independent check of a whole log.
+//! is the auditor's independent check of a whole log. [`receipts`] proves one of a party's own
+//! answers as a C2SP [`tlog_proof`], which anyone with the verifier key checks offline.
 
 pub mod checkpoint;
 pub mod integrity;
 pub mod merkle;
+pub mod receipts;
 pub mod signer;
+pub mod tlog_proof;
 pub mod verify;
 pub mod writer;
 

@@ -92,6 +92,7 @@ impl Checkpointer {
             origin: self.origin.clone(),
             size,
             root,
+            extensions: Vec::new(),
         };
         let note = self.signer.sign(&checkpoint);
         self.store.put_checkpoint(&note).await?;
@@ -99,6 +100,30 @@ impl Checkpointer {
         let signed = SignedCheckpoint { checkpoint, note };
         *latest = Some(signed.clone());
         Ok(signed)
+    }
+
+    /// A signed checkpoint that covers entry `index`: waits up to `wait` for the entry to be
+    /// durable, then returns the latest checkpoint if it covers it, or signs the durable size
+    /// now. `None` if the entry is not durable in time.
+    pub async fn covering(
+        &self,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Option<SignedCheckpoint>, AuditError> {
+        let mut durable = self.durable.clone();
+        let reached = tokio::time::timeout(wait, async {
+            durable.wait_for(|&size| size > index).await.is_ok()
+        })
+        .await;
+        if reached != Ok(true) {
+            return Ok(None);
+        }
+        if let Some(latest) = self.latest().await {
+            if latest.checkpoint.size > index {
+                return Ok(Some(latest));
+            }
+        }
+        self.sign_now().await.map(Some)
     }
 
     /// Starts the periodic signer: whenever the durable size changes it signs, then waits at

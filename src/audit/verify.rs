@@ -62,7 +62,7 @@ pub enum VerifyError {
         reason: String,
     },
     /// The entry's own index differs from its position in the log.
-    #[error("entry {index} says it is entry {stated}")]
+    #[error("entry {index} is not where it was written (entries were moved, copied or removed): entry {index} says it is entry {stated}")]
     IndexMismatch {
         /// The entry's position.
         index: u64,
@@ -70,20 +70,30 @@ pub enum VerifyError {
         stated: u64,
     },
     /// The entry's time is earlier than the previous entry's.
-    #[error("entry {index} has a time earlier than entry {}", .index - 1)]
+    #[error("entry {index} is out of order or its time was changed: entry {index} has a time earlier than entry {}", .index - 1)]
     TimeDecreased {
         /// The entry's position.
         index: u64,
     },
     /// The root recomputed from entries `[0, size)` differs from the signed checkpoint's.
-    #[error("the root of entries [0, {size}) recomputed from the log differs from the signed checkpoint of size {size}")]
+    #[error("the log is not what the gateway signed: an entry among the first {size} was changed, added or removed after it was written (the root of entries [0, {size}) recomputed from the log differs from the signed checkpoint of size {size})")]
     RootMismatch {
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// As [`VerifyError::RootMismatch`], with the first changed entry found: the gateway proved
+    /// the first `index` entries consistent with the signed checkpoint, and not the first
+    /// `index + 1`.
+    #[error("entry {index} was changed after it was written: entries before it are exactly as signed, entry {index} is not (the root of entries [0, {size}) recomputed from the log differs from the signed checkpoint of size {size})")]
+    EntryChanged {
+        /// The first entry that differs from the signed log.
+        index: u64,
         /// The checkpoint's size.
         size: u64,
     },
     /// The root recomputed from entries `[0, size)` differs from the auditor's saved checkpoint:
     /// the log's history was rewritten since it was last verified.
-    #[error("the root of entries [0, {size}) differs from the previously verified checkpoint of size {size}: history was rewritten")]
+    #[error("the log's history was rewritten since you last verified it: an entry among the first {size} was changed (the root of entries [0, {size}) differs from the previously verified checkpoint of size {size})")]
     HistoryRewritten {
         /// The saved checkpoint's size.
         size: u64,
@@ -100,7 +110,7 @@ pub enum VerifyError {
     #[error("proof rejected: {0}")]
     Proof(#[from] MerkleError),
     /// A stored Merkle node differs from the one recomputed from the leaves (offline).
-    #[error("the stored hash of entries [{}, {}) differs from the hash of the entries (node level {level}, index {node})", .node << .level, (.node + 1) << .level)]
+    #[error("{}", node_mismatch_text(*.level, *.node))]
     NodeMismatch {
         /// The node's level.
         level: u8,
@@ -115,6 +125,22 @@ pub enum VerifyError {
         /// The number of leaves found.
         found: u64,
     },
+}
+
+/// A stored node that disagrees with its entries, in words first, then the node arithmetic.
+fn node_mismatch_text(level: u8, node: u64) -> String {
+    let (first, end) = (node << level, (node + 1) << level);
+    let words = if level == 0 {
+        format!("entry {first} was changed after it was written")
+    } else {
+        format!(
+            "entries {first} to {} (or their stored hash) were changed after they were written",
+            end - 1
+        )
+    };
+    format!(
+        "{words}: the stored hash of entries [{first}, {end}) differs from the hash of the entries (node level {level}, index {node})"
+    )
 }
 
 /// Complete subtrees as `(level, index at that level, hash)`, as [`Frontier::push`] returns them.
@@ -312,6 +338,7 @@ mod tests {
             origin: "o".into(),
             size: leaves.len() as u64,
             root: root_from_leaf_hashes(&hashes),
+            extensions: Vec::new(),
         }
     }
 

@@ -8,12 +8,12 @@ use super::common::{
 use super::vet::Kind;
 use crate::proto::v1::advisory_service_client::AdvisoryServiceClient;
 use crate::proto::v1::{
-    GetAdvisoryRequest, Handling, Likelihood, ListAdvisoriesRequest, PublishRequest, ReviseRequest,
-    RiskGrade, SubjectKind, WithdrawRequest,
+    AdvisoryRecord, AdvisoryState, GetAdvisoryRequest, Handling, Likelihood, ListAdvisoriesRequest,
+    PublishRequest, ReviseRequest, RiskGrade, SubjectKind, WithdrawRequest,
 };
 use crate::Error;
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Grade {
     Low,
     Moderate,
@@ -153,21 +153,99 @@ pub(crate) struct WithdrawArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum ListCommand {
-    /// List advisories (latest versions).
+    /// List advisories (latest versions), optionally only some.
     List {
         #[command(flatten)]
         client: ClientArgs,
         /// Advisories per page.
         #[arg(long, default_value_t = 100)]
         page_size: u32,
+        #[command(flatten)]
+        filter: ListFilter,
     },
-    /// Show one advisory.
+    /// Show one advisory (with the withdrawal reason, if withdrawn).
     Show {
         #[command(flatten)]
         client: ClientArgs,
         /// The advisory id.
         id: String,
+        /// Show this version instead of the latest.
+        #[arg(long)]
+        version: Option<u32>,
     },
+    /// Show every version of an advisory, oldest first: what changed, when and by whom.
+    History {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The advisory id.
+        id: String,
+    },
+}
+
+/// An advisory state, for `advisories list --state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StateFilter {
+    Active,
+    Withdrawn,
+    Expired,
+}
+
+impl From<StateFilter> for AdvisoryState {
+    fn from(s: StateFilter) -> Self {
+        match s {
+            StateFilter::Active => AdvisoryState::Active,
+            StateFilter::Withdrawn => AdvisoryState::Withdrawn,
+            StateFilter::Expired => AdvisoryState::Expired,
+        }
+    }
+}
+
+/// Which advisories `advisories list` prints (all given conditions must hold).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ListFilter {
+    /// Only advisories in this state.
+    #[arg(long, value_enum)]
+    state: Option<StateFilter>,
+    /// Only advisories of this grade.
+    #[arg(long, value_enum)]
+    grade: Option<Grade>,
+    /// Only advisories whose latest version was made by this unit (the <org> of the official's
+    /// certificate URI, e.g. liaison) or by this official (the full spiffe:// URI).
+    #[arg(long)]
+    owner: Option<String>,
+}
+
+impl ListFilter {
+    /// Whether `r` passes every condition given.
+    fn keeps(&self, r: &AdvisoryRecord) -> bool {
+        let Some(a) = &r.advisory else { return false };
+        let state = self
+            .state
+            .is_none_or(|s| a.state == AdvisoryState::from(s) as i32);
+        let grade = self
+            .grade
+            .is_none_or(|g| a.grade == RiskGrade::from(g) as i32);
+        let owner = self
+            .owner
+            .as_deref()
+            .is_none_or(|o| r.published_by == o || r.published_by.split('/').nth(4) == Some(o));
+        state && grade && owner
+    }
+}
+
+/// One version (0 = the latest) of an advisory.
+async fn get(
+    api: &mut AdvisoryServiceClient<tonic::transport::Channel>,
+    id: &str,
+    version: u32,
+) -> Result<AdvisoryRecord, Error> {
+    Ok(api
+        .get_advisory(GetAdvisoryRequest {
+            advisory_id: id.to_owned(),
+            version,
+        })
+        .await?
+        .into_inner())
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, Error> {
@@ -230,18 +308,17 @@ pub(crate) async fn publish(args: PublishArgs) -> Result<(), Error> {
         .await?
         .into_inner();
     print_record(&record, args.client.json);
+    if let (false, Some(a)) = (args.client.json, &record.advisory) {
+        // A line to paste: the README's next commands use $ADV.
+        println!("ADV={}  # paste this line to use $ADV", a.advisory_id);
+    }
     Ok(())
 }
 
 pub(crate) async fn revise(args: ReviseArgs) -> Result<(), Error> {
     let channel = args.client.connect().await?;
     let mut client = AdvisoryServiceClient::new(channel);
-    let current = client
-        .get_advisory(GetAdvisoryRequest {
-            advisory_id: args.id.clone(),
-        })
-        .await?
-        .into_inner();
+    let current = get(&mut client, &args.id, 0).await?;
     let a = current.advisory.unwrap_or_default();
     let t = args.terms;
     let request = ReviseRequest {
@@ -278,12 +355,8 @@ pub(crate) async fn withdraw(args: WithdrawArgs) -> Result<(), Error> {
     let mut client = AdvisoryServiceClient::new(channel);
     let expected_version = match args.expected_version {
         Some(v) => v,
-        None => client
-            .get_advisory(GetAdvisoryRequest {
-                advisory_id: args.id.clone(),
-            })
+        None => get(&mut client, &args.id, 0)
             .await?
-            .into_inner()
             .advisory
             .map(|a| a.version)
             .unwrap_or_default(),
@@ -302,7 +375,11 @@ pub(crate) async fn withdraw(args: WithdrawArgs) -> Result<(), Error> {
 
 pub(crate) async fn list(cmd: ListCommand) -> Result<(), Error> {
     match cmd {
-        ListCommand::List { client, page_size } => {
+        ListCommand::List {
+            client,
+            page_size,
+            filter,
+        } => {
             let mut api = AdvisoryServiceClient::new(client.connect().await?);
             let mut page_token = String::new();
             loop {
@@ -313,7 +390,7 @@ pub(crate) async fn list(cmd: ListCommand) -> Result<(), Error> {
                     })
                     .await?
                     .into_inner();
-                for r in &page.advisories {
+                for r in page.advisories.iter().filter(|r| filter.keeps(r)) {
                     if client.json {
                         println!("{}", record_json(r));
                     } else {
@@ -326,13 +403,25 @@ pub(crate) async fn list(cmd: ListCommand) -> Result<(), Error> {
                 page_token = page.next_page_token;
             }
         }
-        ListCommand::Show { client, id } => {
+        ListCommand::Show {
+            client,
+            id,
+            version,
+        } => {
             let mut api = AdvisoryServiceClient::new(client.connect().await?);
-            let record = api
-                .get_advisory(GetAdvisoryRequest { advisory_id: id })
-                .await?
-                .into_inner();
+            let record = get(&mut api, &id, version.unwrap_or(0)).await?;
             print_record(&record, client.json);
+            Ok(())
+        }
+        ListCommand::History { client, id } => {
+            let mut api = AdvisoryServiceClient::new(client.connect().await?);
+            let latest = get(&mut api, &id, 0).await?;
+            let last = latest.advisory.as_ref().map_or(0, |a| a.version);
+            for version in 1..last {
+                let record = get(&mut api, &id, version).await?;
+                print_record(&record, client.json);
+            }
+            print_record(&latest, client.json);
             Ok(())
         }
     }

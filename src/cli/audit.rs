@@ -10,9 +10,12 @@ use base64::Engine as _;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
-use super::common::{enum_name, grade_name, time_text, ClientArgs};
+use super::common::ClientArgs;
+use super::entry_text::{entry_json, entry_line, record_json};
+use super::retry::retrying;
 use crate::audit::checkpoint::{Checkpoint, NoteVerifier};
 use crate::audit::merkle::{self, leaf_hash};
+use crate::audit::tlog_proof::TlogProof;
 use crate::audit::verify::{
     check_consistency, decode_leaf, proof_hashes, LogVerifier, Report, VerifyError,
 };
@@ -21,7 +24,6 @@ use crate::config::Config;
 use crate::proto::v1::audit_service_client::AuditServiceClient;
 use crate::proto::v1::{
     ConsistencyProofRequest, GetCheckpointRequest, InclusionProofRequest, ReplayRequest,
-    SubjectKind, TokenKind,
 };
 use crate::store::Store;
 use crate::Error;
@@ -109,6 +111,10 @@ pub(crate) struct ReplayArgs {
     /// Only entries before this time (RFC 3339).
     #[arg(long)]
     to: Option<String>,
+    /// Leave out the calls made with your own certificate (this replay and your earlier
+    /// checks), so only what others did is shown.
+    #[arg(long)]
+    skip_own: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,10 +151,19 @@ pub(crate) async fn run(cmd: Command) -> Result<(), Error> {
     match cmd {
         Command::Checkpoint(args) => checkpoint(args).await,
         Command::Replay(args) => replay(args).await,
-        Command::Verify(args) => match args.data.clone() {
-            Some(dir) => verify_offline(&args, &dir),
-            None => verify_online(&args).await,
-        },
+        Command::Verify(args) => {
+            let result = match args.data.clone() {
+                Some(dir) => verify_offline(&args, &dir),
+                None => verify_online(&args).await,
+            };
+            if let (Err(e), true) = (&result, args.client.json) {
+                println!(
+                    "{}",
+                    serde_json::json!({ "verified": false, "error": e.to_string() })
+                );
+            }
+            result
+        }
         Command::Prove(args) => prove(args).await,
     }
 }
@@ -159,10 +174,12 @@ async fn fetch_checkpoint(
     key: &KeyArgs,
     verifier: &NoteVerifier,
 ) -> Result<(Checkpoint, String), Error> {
-    let answer = client
-        .get_checkpoint(GetCheckpointRequest {})
-        .await?
-        .into_inner();
+    let answer = retrying("GetCheckpoint", || {
+        let mut client = client.clone();
+        async move { client.get_checkpoint(GetCheckpointRequest {}).await }
+    })
+    .await?
+    .into_inner();
     let cp = key.verify(verifier, &answer.signed_note)?;
     if cp.size != answer.size || cp.root.as_slice() != answer.root_hash.as_slice() {
         return Err(audit_error(VerifyError::CheckpointFields {
@@ -183,14 +200,44 @@ async fn checkpoint(args: CheckpointArgs) -> Result<(), Error> {
                 "origin": cp.origin,
                 "size": cp.size,
                 "root_hash": STANDARD.encode(cp.root),
+                "extensions": cp.extensions,
                 "signed_note": note,
             })
         );
     } else {
         print!("{note}");
         eprintln!("signature verified with key {}", verifier.name());
+        show_extensions(&cp);
     }
     Ok(())
+}
+
+/// Tells the reader about checkpoint extension lines: signed, but their meaning is the log's
+/// own and nothing here relies on them.
+fn show_extensions(cp: &Checkpoint) {
+    for line in &cp.extensions {
+        eprintln!("checkpoint extension line (shown, not trusted): {line}");
+    }
+}
+
+/// Fetches a consistency proof from `saved` to `cp` and checks it.
+async fn check_extends(
+    client: &mut AuditServiceClient<Channel>,
+    saved: &Checkpoint,
+    cp: &Checkpoint,
+) -> Result<(), Error> {
+    let request = ConsistencyProofRequest {
+        old_size: saved.size,
+        new_size: cp.size,
+    };
+    let proof = retrying("GetConsistencyProof", || {
+        let mut client = client.clone();
+        async move { client.get_consistency_proof(request).await }
+    })
+    .await?
+    .into_inner();
+    let hashes = proof_hashes(&proof.hashes).map_err(audit_error)?;
+    check_consistency(saved, cp, &hashes).map_err(audit_error)
 }
 
 /// The state file's checkpoint, re-verified with the pinned key.
@@ -220,13 +267,40 @@ fn write_state(path: &Path, note: &str) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
-fn report(r: &Report, cp: &Checkpoint, saved: Option<&Checkpoint>, state: Option<&Path>) {
+/// What a successful verification covered, for a reader or (with `json`) for another tool.
+fn report(
+    r: &Report,
+    cp: &Checkpoint,
+    saved: Option<&Checkpoint>,
+    state: Option<&Path>,
+    json: bool,
+) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "verified": true,
+                "entries": r.entries,
+                "checkpoint": {
+                    "origin": cp.origin,
+                    "size": cp.size,
+                    "root_hash": STANDARD.encode(cp.root),
+                    "extensions": cp.extensions,
+                },
+                "unsigned_entries": r.entries.saturating_sub(r.checkpoint_size),
+                "previous_checkpoint_size": saved.map(|s| s.size),
+                "state_file": state.map(|p| p.display().to_string()),
+            })
+        );
+        return;
+    }
     println!(
         "verified {} entries: checkpoint of size {} (root {}) signed by the pinned key",
         r.entries,
         cp.size,
         STANDARD.encode(cp.root)
     );
+    show_extensions(cp);
     if r.entries > r.checkpoint_size {
         println!(
             "{} entries after the checkpoint are well-formed but not yet signed",
@@ -254,29 +328,48 @@ async fn verify_online(args: &VerifyArgs) -> Result<(), Error> {
     let (cp, note) = fetch_checkpoint(&mut client, &args.key, &verifier).await?;
     let mut v = LogVerifier::new(cp.clone(), saved.clone()).map_err(audit_error)?;
     if let Some(s) = &saved {
-        let proof = client
-            .get_consistency_proof(ConsistencyProofRequest {
-                old_size: s.size,
-                new_size: cp.size,
-            })
-            .await?
-            .into_inner();
-        let hashes = proof_hashes(&proof.hashes).map_err(audit_error)?;
-        check_consistency(s, &cp, &hashes).map_err(audit_error)?;
+        check_extends(&mut client, s, &cp).await?;
     }
     if cp.size > 0 {
-        let mut stream = crate::client::replay_leaves(channel, 0, cp.size).await?;
+        let mut stream = retrying("Replay", || {
+            crate::client::replay_leaves(channel.clone(), 0, cp.size)
+        })
+        .await?;
         while let Some(record) = stream.next().await {
             let record = record?;
-            v.push(record.index, &record.leaf).map_err(audit_error)?;
+            if let Err(e) = v.push(record.index, &record.leaf) {
+                return Err(audit_error(locate(channel, &cp, e).await));
+            }
         }
     }
     let r = v.finish().map_err(audit_error)?;
     if let Some(path) = &args.state {
         write_state(path, &note)?;
     }
-    report(&r, &cp, saved.as_ref(), args.state.as_deref());
+    report(
+        &r,
+        &cp,
+        saved.as_ref(),
+        args.state.as_deref(),
+        args.client.json,
+    );
     Ok(())
+}
+
+/// A root mismatch, made precise: which entry was changed (see [`super::locate`]).
+async fn locate(channel: Channel, cp: &Checkpoint, e: VerifyError) -> VerifyError {
+    let VerifyError::RootMismatch { size } = e else {
+        return e;
+    };
+    eprintln!("portcullis: the log does not match the signed checkpoint; looking for the first changed entry");
+    match super::locate::first_changed(channel, cp).await {
+        Ok(Some(index)) => VerifyError::EntryChanged { index, size },
+        Ok(None) => e,
+        Err(err) => {
+            eprintln!("portcullis: could not locate the changed entry: {err}");
+            e
+        }
+    }
 }
 
 fn verify_offline(args: &VerifyArgs, dir: &Path) -> Result<(), Error> {
@@ -314,7 +407,13 @@ fn verify_offline(args: &VerifyArgs, dir: &Path) -> Result<(), Error> {
     if let Some(path) = &args.state {
         write_state(path, &note)?;
     }
-    report(&r, &cp, saved.as_ref(), args.state.as_deref());
+    report(
+        &r,
+        &cp,
+        saved.as_ref(),
+        args.state.as_deref(),
+        args.client.json,
+    );
     Ok(())
 }
 
@@ -322,17 +421,9 @@ async fn prove(args: ProveArgs) -> Result<(), Error> {
     let verifier = args.key.verifier()?;
     let saved = read_state(args.state.as_deref(), &args.key, &verifier)?;
     let mut client = AuditServiceClient::new(args.client.connect().await?);
-    let (cp, _) = fetch_checkpoint(&mut client, &args.key, &verifier).await?;
+    let (cp, note) = fetch_checkpoint(&mut client, &args.key, &verifier).await?;
     if let Some(s) = &saved {
-        let proof = client
-            .get_consistency_proof(ConsistencyProofRequest {
-                old_size: s.size,
-                new_size: cp.size,
-            })
-            .await?
-            .into_inner();
-        let hashes = proof_hashes(&proof.hashes).map_err(audit_error)?;
-        check_consistency(s, &cp, &hashes).map_err(audit_error)?;
+        check_extends(&mut client, s, &cp).await?;
     }
     if args.index >= cp.size {
         return Err(Error::Usage(format!(
@@ -340,21 +431,27 @@ async fn prove(args: ProveArgs) -> Result<(), Error> {
             args.index, cp.size
         )));
     }
-    let proof = client
-        .get_inclusion_proof(InclusionProofRequest {
-            index: args.index,
-            tree_size: cp.size,
-        })
-        .await?
-        .into_inner();
-    let mut stream = client
-        .replay(ReplayRequest {
-            start: args.index,
-            end: args.index + 1,
-            follow: false,
-        })
-        .await?
-        .into_inner();
+    let request = InclusionProofRequest {
+        index: args.index,
+        tree_size: cp.size,
+    };
+    let proof = retrying("GetInclusionProof", || {
+        let mut client = client.clone();
+        async move { client.get_inclusion_proof(request).await }
+    })
+    .await?
+    .into_inner();
+    let request = ReplayRequest {
+        start: args.index,
+        end: args.index + 1,
+        follow: false,
+    };
+    let mut stream = retrying("Replay", || {
+        let mut client = client.clone();
+        async move { client.replay(request).await }
+    })
+    .await?
+    .into_inner();
     let record = match stream.next().await {
         Some(r) => r?,
         None => {
@@ -387,6 +484,12 @@ async fn prove(args: ProveArgs) -> Result<(), Error> {
         }));
     }
     if args.client.json {
+        let tlog_proof = TlogProof {
+            extra: None,
+            index: args.index,
+            hashes: hashes.clone(),
+            checkpoint: note.clone(),
+        };
         println!(
             "{}",
             serde_json::json!({
@@ -394,6 +497,11 @@ async fn prove(args: ProveArgs) -> Result<(), Error> {
                 "tree_size": cp.size,
                 "root_hash": STANDARD.encode(cp.root),
                 "included": true,
+                "proof": hashes.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
+                "leaf": STANDARD.encode(&record.leaf),
+                "leaf_hash": STANDARD.encode(leaf_hash(&record.leaf)),
+                "signed_note": note,
+                "tlog_proof": tlog_proof.encode(),
                 "entry": entry_json(&entry),
             })
         );
@@ -409,6 +517,17 @@ async fn prove(args: ProveArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// SHA-256 of the (first) certificate in a PEM file: how the audit log names a caller's
+/// certificate (`actor.cert_sha256`).
+fn cert_sha256(path: &Path) -> Result<Vec<u8>, Error> {
+    use rustls::pki_types::pem::PemObject as _;
+    let cert = rustls::pki_types::CertificateDer::from_pem_file(path)
+        .map_err(|e| Error::Usage(format!("{}: not a PEM certificate: {e}", path.display())))?;
+    Ok(ring::digest::digest(&ring::digest::SHA256, cert.as_ref())
+        .as_ref()
+        .to_vec())
+}
+
 /// RFC 3339 text to nanoseconds since the epoch.
 fn parse_time(flag: &str, text: &str) -> Result<i128, Error> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
@@ -418,6 +537,8 @@ fn parse_time(flag: &str, text: &str) -> Result<i128, Error> {
 
 /// The replay filters.
 struct Filter {
+    /// SHA-256 of the certificate whose calls are left out.
+    skip_cert: Option<Vec<u8>>,
     org: Option<String>,
     role: Option<String>,
     method: Option<String>,
@@ -430,7 +551,10 @@ impl Filter {
         let actor = e.actor.clone().unwrap_or_default();
         let at =
             e.at.map(|t| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos));
-        self.org.as_ref().is_none_or(|o| *o == actor.org)
+        self.skip_cert
+            .as_ref()
+            .is_none_or(|c| *c != actor.cert_sha256)
+            && self.org.as_ref().is_none_or(|o| *o == actor.org)
             && self.role.as_ref().is_none_or(|r| *r == actor.role)
             && self.method.as_ref().is_none_or(|m| e.method.contains(m))
             && self.from.is_none_or(|f| at.is_some_and(|t| t >= f))
@@ -439,7 +563,17 @@ impl Filter {
 }
 
 async fn replay(args: ReplayArgs) -> Result<(), Error> {
+    let skip_cert = match (args.skip_own, args.client.cert_file()) {
+        (false, _) => None,
+        (true, Some(path)) => Some(cert_sha256(&path)?),
+        (true, None) => {
+            return Err(Error::Usage(
+                "--skip-own needs your certificate: give --identity or --cert".into(),
+            ))
+        }
+    };
     let filter = Filter {
+        skip_cert,
         org: args.org.clone(),
         role: args.role.clone(),
         method: args.method.clone(),
@@ -454,15 +588,18 @@ async fn replay(args: ReplayArgs) -> Result<(), Error> {
             .map(|t| parse_time("to", t))
             .transpose()?,
     };
-    let mut client = AuditServiceClient::new(args.client.connect().await?);
-    let mut stream = client
-        .replay(ReplayRequest {
-            start: args.start,
-            end: args.end.unwrap_or(0),
-            follow: args.follow,
-        })
-        .await?
-        .into_inner();
+    let client = AuditServiceClient::new(args.client.connect().await?);
+    let request = ReplayRequest {
+        start: args.start,
+        end: args.end.unwrap_or(0),
+        follow: args.follow,
+    };
+    let mut stream = retrying("Replay", || {
+        let mut client = client.clone();
+        async move { client.replay(request).await }
+    })
+    .await?
+    .into_inner();
     while let Some(record) = stream.next().await {
         let record = record?;
         let entry = match decode_leaf(record.index, &record.leaf) {
@@ -476,80 +613,12 @@ async fn replay(args: ReplayArgs) -> Result<(), Error> {
             continue;
         }
         if args.client.json {
-            println!("{}", entry_json(&entry));
+            println!("{}", record_json(record.index, &record.leaf, &entry));
         } else {
             println!("{}", entry_line(&entry));
         }
     }
     Ok(())
-}
-
-fn code_name(code: i32) -> String {
-    format!("{:?}", tonic::Code::from_i32(code))
-}
-
-/// One readable line per entry.
-fn entry_line(e: &AuditEntry) -> String {
-    let actor = e.actor.clone().unwrap_or_default();
-    let who = if actor.role.is_empty() {
-        format!("(unidentified {})", actor.uri)
-    } else {
-        format!("{}/{}/{}", actor.role, actor.org, actor.user)
-    };
-    let mut line = format!(
-        "{:>8}  {}  {}  {}  {}",
-        e.index,
-        time_text(e.at.as_ref()),
-        who,
-        e.method,
-        code_name(e.code)
-    );
-    if !e.request_id.is_empty() {
-        line.push_str(&format!("  request={}", e.request_id));
-    }
-    if e.grade != 0 {
-        line.push_str(&format!("  grade={}", grade_name(e.grade)));
-    }
-    if !e.advisory_ids.is_empty() {
-        line.push_str(&format!("  advisories={}", e.advisory_ids.join(",")));
-    }
-    if !e.tokens.is_empty() {
-        line.push_str(&format!("  tokens={}", e.tokens.len()));
-    }
-    if !e.detail.is_empty() {
-        line.push_str(&format!("  \"{}\"", e.detail.escape_debug()));
-    }
-    line
-}
-
-/// One JSON object per entry, every field.
-fn entry_json(e: &AuditEntry) -> serde_json::Value {
-    let actor = e.actor.clone().unwrap_or_default();
-    serde_json::json!({
-        "index": e.index,
-        "at": time_text(e.at.as_ref()),
-        "actor": {
-            "uri": actor.uri,
-            "role": actor.role,
-            "org": actor.org,
-            "user": actor.user,
-            "cert_sha256": hex::encode(&actor.cert_sha256),
-            "cert_serial": actor.cert_serial,
-        },
-        "method": e.method,
-        "code": e.code,
-        "code_name": code_name(e.code),
-        "detail": e.detail,
-        "request_id": e.request_id,
-        "subject_kind": enum_name(e.subject_kind, SubjectKind::as_str_name),
-        "tokens": e.tokens.iter().map(|t| serde_json::json!({
-            "kind": enum_name(t.kind, TokenKind::as_str_name),
-            "digest": hex::encode(&t.digest),
-        })).collect::<Vec<_>>(),
-        "grade": grade_name(e.grade),
-        "advisory_ids": e.advisory_ids,
-        "peer": e.peer,
-    })
 }
 
 #[cfg(test)]
@@ -647,6 +716,7 @@ mod tests {
 
     fn none_filter() -> Filter {
         Filter {
+            skip_cert: None,
             org: None,
             role: None,
             method: None,

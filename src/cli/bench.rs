@@ -681,6 +681,7 @@ fn vet_request(request_id: String, tokens: Vec<MatchToken>) -> VetRequest {
         key_id: crate::pki::DEV_MATCHING_KEY_ID.to_owned(),
         tokens,
         case_reference: "BENCH".to_owned(),
+        linked: Vec::new(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `portcullis certs dev` and `portcullis certs keyservice-key`.
+//! `portcullis certs`: the development PKI, and production key material
+//! ([`super::pki_commands`]).
 
 use std::path::PathBuf;
 
@@ -6,25 +7,27 @@ use crate::Error;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Regenerate the development PKI (CA, server, clients, CRL, log-signing and matching keys).
+    /// Regenerate the development PKI (never for production) (CA, server, clients, CRL, log-signing and matching keys).
     Dev {
         /// Output directory.
         #[arg(long, default_value = "certs-dev")]
         out: PathBuf,
     },
+    /// Create a CA (ca.crt, ca.key) for production.
+    Ca(super::pki_commands::CaArgs),
+    /// Issue a client certificate (a SPIFFE identity) or the server certificate.
+    Issue(super::pki_commands::IssueArgs),
+    /// Sign a new CRL for the CA, keeping its revocations (refreshes nextUpdate).
+    Crl(super::pki_commands::CrlArgs),
+    /// Revoke a certificate: add its serial to the CRL and sign it again.
+    Revoke(super::pki_commands::RevokeArgs),
+    /// Create the gateway's audit-log signing key and its verifier key for the auditors.
+    LogKey(super::pki_commands::LogKeyArgs),
+    /// Create a matching key for an epoch (parties and officials only).
+    MatchingKey(super::pki_commands::MatchingKeyArgs),
     /// Generate a key-service VOPRF key (tokens v2): `<name>.key` (private, for the
     /// `portcullis keyservice` host only) and `<name>.pub` (the pinned line clients use).
-    KeyserviceKey {
-        /// The epoch (key id) the key serves, e.g. `k-2027`.
-        #[arg(long)]
-        key_id: String,
-        /// Output directory.
-        #[arg(long, default_value = ".")]
-        out: PathBuf,
-        /// File name stem.
-        #[arg(long, default_value = "keyservice")]
-        name: String,
-    },
+    KeyserviceKey(super::pki_commands::KeyserviceKeyArgs),
 }
 
 pub(crate) fn run(cmd: Command) -> Result<(), Error> {
@@ -37,21 +40,12 @@ pub(crate) fn run(cmd: Command) -> Result<(), Error> {
             println!("log verifier key: {}", pki.log_vkey);
             Ok(())
         }
-        Command::KeyserviceKey { key_id, out, name } => {
-            if !crate::domain::is_key_id(&key_id) {
-                return Err(Error::Config(
-                    "--key-id: must be 1..=64 characters of [A-Za-z0-9._-]".into(),
-                ));
-            }
-            if name.is_empty() || name.contains(['/', '\\']) {
-                return Err(Error::Config("--name: must be a plain file name".into()));
-            }
-            let (files, public) = crate::pki::generate_keyservice_key(&out, &key_id, &name)?;
-            for f in &files {
-                println!("wrote {}", f.display());
-            }
-            println!("pinned public key: {public}");
-            Ok(())
-        }
+        Command::Ca(args) => super::pki_commands::ca(args),
+        Command::Issue(args) => super::pki_commands::issue(args),
+        Command::Crl(args) => super::pki_commands::crl(args),
+        Command::Revoke(args) => super::pki_commands::revoke(args),
+        Command::LogKey(args) => super::pki_commands::log_key(args),
+        Command::MatchingKey(args) => super::pki_commands::matching_key(args),
+        Command::KeyserviceKey(args) => super::pki_commands::keyservice_key(args),
     }
 }

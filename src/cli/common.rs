@@ -43,6 +43,14 @@ pub(crate) struct ClientArgs {
 }
 
 impl ClientArgs {
+    /// The client certificate file these flags name, if any.
+    pub(crate) fn cert_file(&self) -> Option<PathBuf> {
+        match (&self.identity, &self.cert) {
+            (Some(prefix), _) => Some(ClientIdentity::from_prefix(prefix).cert),
+            (None, cert) => cert.clone(),
+        }
+    }
+
     pub(crate) async fn connect(&self) -> Result<Channel, Error> {
         self.connect_to(&self.server).await
     }
@@ -159,7 +167,8 @@ pub(crate) struct IdentityArgs {
     /// Full name of a person.
     #[arg(long)]
     name: Option<String>,
-    /// Date of birth, YYYY-MM-DD or DD/MM/YYYY.
+    /// Date of birth: YYYY-MM-DD, DD/MM/YYYY, or the year alone (YYYY) when the full date is
+    /// not known.
     #[arg(long)]
     dob: Option<String>,
     /// UK postcode.
@@ -293,6 +302,7 @@ pub(crate) fn record_json(r: &AdvisoryRecord) -> serde_json::Value {
         "internal_reference": r.internal_reference,
         "token_count": r.token_count,
         "published_by": r.published_by,
+        "withdrawal_reason": r.withdrawal_reason,
     })
 }
 
@@ -339,6 +349,9 @@ pub(crate) fn print_record(r: &AdvisoryRecord, json: bool) {
         println!("  internal reference: {}", r.internal_reference);
     }
     println!("  guidance: {}", a.guidance);
+    if !r.withdrawal_reason.is_empty() {
+        println!("  withdrawn: {}", r.withdrawal_reason);
+    }
 }
 
 pub(crate) fn strength_name(v: i32) -> &'static str {

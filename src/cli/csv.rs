@@ -5,25 +5,31 @@
 //! are derived here, on the party's machine; a row that cannot be turned into a request (bad
 //! kind, bad field, wrong number of fields, …) is reported by line and written as an error row,
 //! never sent. Rows are streamed lazily through VetBatch and answers matched to rows in order.
-//! With `--out FILE`, an existing FILE is read first and the rows it already answers are
-//! skipped, so an interrupted run can simply be started again; the request ids of rows are
-//! deterministic, so a row that was sent but whose answer was never written gets the gateway's
-//! remembered answer (request-id idempotency).
+//! With `--out FILE`, an existing FILE is read first and the rows it already answers (by input
+//! line and request id, so a row repeating an earlier one is its own row) are skipped, so an
+//! interrupted run can simply be started again; the request ids of rows are deterministic, so a
+//! row that was sent but whose answer was never written gets the gateway's remembered answer
+//! (request-id idempotency). Ctrl-C (SIGINT) stops reading, writes the answers of the rows
+//! already sent, prints the summary and exits non-zero; a second Ctrl-C stops at once. Either
+//! way every written row is complete and the run resumes exactly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use super::common::{grade_name, match_tokens, strength_name, ClientArgs};
+use super::csv_lines::LineCounter;
+use super::csv_links;
+use super::linked::relation_text;
 use super::vet::{response_json, Kind};
 use crate::keyservice::client::Scheme;
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
@@ -33,7 +39,7 @@ use crate::Error;
 
 /// One input column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Column {
+pub(super) enum Column {
     RequestId,
     Kind,
     CaseRef,
@@ -46,11 +52,25 @@ enum Column {
     Country,
     Wallet,
     Email,
+    /// A linked row: the `case_ref` of its subject row (docs/csv.md "Linked subjects").
+    LinkedTo,
+    /// A linked row: its relation to the subject.
+    Relation,
+    /// A linked row: its label.
+    Label,
+}
+
+impl Column {
+    /// Whether this is one of the linked-row columns, which a subject row's derived request id
+    /// does not digest (so ids stay what they were before linked rows existed).
+    fn is_link(self) -> bool {
+        matches!(self, Column::LinkedTo | Column::Relation | Column::Label)
+    }
 }
 
 /// Every input column with its header name, in the canonical order (the order in which a
 /// derived request id digests the cells).
-const COLUMNS: [(&str, Column); 12] = [
+pub(super) const COLUMNS: [(&str, Column); 15] = [
     ("request_id", Column::RequestId),
     ("kind", Column::Kind),
     ("case_ref", Column::CaseRef),
@@ -63,10 +83,13 @@ const COLUMNS: [(&str, Column); 12] = [
     ("country", Column::Country),
     ("wallet", Column::Wallet),
     ("email", Column::Email),
+    ("linked_to", Column::LinkedTo),
+    ("relation", Column::Relation),
+    ("label", Column::Label),
 ];
 
 /// The columns of the CSV output, in order.
-pub(crate) const OUTPUT_COLUMNS: [&str; 7] = [
+pub(crate) const OUTPUT_COLUMNS: [&str; 10] = [
     "line",
     "request_id",
     "grade",
@@ -74,6 +97,9 @@ pub(crate) const OUTPUT_COLUMNS: [&str; 7] = [
     "strength",
     "audit_index",
     "error",
+    "subject_grade",
+    "via",
+    "relation",
 ];
 
 /// The prefix of the `error` column (CSV) for a row refused on this machine.
@@ -135,7 +161,7 @@ fn retry_after(message: &str) -> Option<Duration> {
 
 /// Where each column is in the input file.
 #[derive(Debug)]
-struct Header {
+pub(super) struct Header {
     /// Position of each column of [`COLUMNS`] (same index), if present.
     index: [Option<usize>; COLUMNS.len()],
     /// Number of fields a row must have.
@@ -145,7 +171,7 @@ struct Header {
 impl Header {
     /// Parses the header row: every name must be a known column, at most once; `kind` and at
     /// least one identity column are required.
-    fn parse(record: &::csv::ByteRecord) -> Result<Header, String> {
+    pub(super) fn parse(record: &::csv::ByteRecord) -> Result<Header, String> {
         let mut index = [None; COLUMNS.len()];
         let mut unknown = Vec::new();
         let mut repeated = Vec::new();
@@ -187,15 +213,22 @@ impl Header {
         let identity = COLUMNS
             .iter()
             .filter(|(_, c)| !matches!(c, Column::RequestId | Column::Kind | Column::CaseRef))
+            .filter(|(_, c)| !c.is_link())
             .any(|(_, c)| header.position(*c).is_some());
         if !identity {
             return Err("the header has no identity column (name, dob, postcode, passport, company_number, org_name, country, wallet, email)".into());
+        }
+        if header.position(Column::LinkedTo).is_some()
+            && (header.position(Column::Relation).is_none()
+                || header.position(Column::Label).is_none())
+        {
+            return Err("a linked_to column needs relation and label columns".into());
         }
         Ok(header)
     }
 
     /// Where `column` is, if present.
-    fn position(&self, column: Column) -> Option<usize> {
+    pub(super) fn position(&self, column: Column) -> Option<usize> {
         COLUMNS
             .iter()
             .position(|(_, c)| *c == column)
@@ -232,7 +265,7 @@ fn is_case_ref(s: &str) -> bool {
 /// The deterministic request id of a row: `csv-` and the first 24 hex characters of SHA-256
 /// over the row's cells (every column but `request_id`, in [`COLUMNS`] order, a missing column
 /// counting as an empty cell). `cells` yields each cell's raw bytes.
-fn derived_id<'a>(tag: &[u8], cells: impl Iterator<Item = &'a [u8]>) -> String {
+pub(super) fn derived_id<'a>(tag: &[u8], cells: impl Iterator<Item = &'a [u8]>) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(b"portcullis:vet-csv:v1\0");
     ctx.update(tag);
@@ -264,7 +297,7 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key_id: &str) -> Evalua
         b"row\0",
         COLUMNS
             .iter()
-            .filter(|(_, c)| *c != Column::RequestId)
+            .filter(|(_, c)| *c != Column::RequestId && !c.is_link())
             .map(|(_, c)| raw(*c)),
     );
     let fail = |request_id: String, reason: String| Evaluated {
@@ -343,6 +376,7 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key_id: &str) -> Evalua
                 key_id: key_id.to_owned(),
                 tokens: Vec::new(),
                 case_reference: case_ref.to_owned(),
+                linked: Vec::new(),
             }),
             request_id,
             canonicals,
@@ -351,33 +385,60 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key_id: &str) -> Evalua
     }
 }
 
-/// Rows checked but not yet sent: digested together (one key-service call per batch of at
-/// most 1024 elements) while the previous batch's rows are on the VetBatch stream.
+/// Groups checked but not yet sent: digested together (one key-service call per batch of at
+/// most 1024 elements, linked rows' tokens in the same call as their subject's) before they go
+/// on the VetBatch stream.
 const DIGEST_ROWS: usize = 256;
 
-/// Computes the digests of every usable row in `rows` with `scheme`, in one go, and fills in
-/// their requests' tokens.
-async fn digest_rows(scheme: &mut Scheme, rows: &mut [(u64, Evaluated)]) -> Result<(), Error> {
-    let pairs: Vec<(TokenKind, String)> = rows
-        .iter()
-        .filter(|(_, row)| row.outcome.is_ok())
-        .flat_map(|(_, row)| row.canonicals.iter().cloned())
-        .collect();
+/// A group settled by the local checks, in file order, waiting for its digests.
+enum Pending {
+    /// A request to send: `canonicals[0]` are the subject's tokens, `canonicals[1..]` those of
+    /// `request.linked`, in order. `links` are the linked rows' lines.
+    Send {
+        line: u64,
+        request: VetRequest,
+        canonicals: Vec<Vec<(TokenKind, String)>>,
+        links: Vec<u64>,
+    },
+    /// Rows refused on this machine: written as they are.
+    Local(Vec<Item>),
+}
+
+/// Computes every digest the `Send` entries of `pending` need with `scheme`, in one go, and
+/// fills in their requests' tokens (the subject's and each linked subject's).
+async fn digest_pending(scheme: &mut Scheme, pending: &mut [Pending]) -> Result<(), Error> {
+    let mut pairs: Vec<(TokenKind, String)> = Vec::new();
+    for p in pending.iter() {
+        if let Pending::Send { canonicals, .. } = p {
+            pairs.extend(canonicals.iter().flatten().cloned());
+        }
+    }
     let mut digests = scheme.digests(&pairs).await?.into_iter();
-    for (_, row) in rows.iter_mut() {
-        let Ok(request) = &mut row.outcome else {
+    for p in pending.iter_mut() {
+        let Pending::Send {
+            request,
+            canonicals,
+            ..
+        } = p
+        else {
             continue;
         };
-        let tokens: Vec<Token> = std::mem::take(&mut row.canonicals)
-            .into_iter()
-            .zip(digests.by_ref())
-            .map(|((kind, canonical), digest)| Token {
-                kind,
-                canonical,
-                digest,
-            })
-            .collect();
-        request.tokens = match_tokens(&tokens);
+        let mut lists = std::mem::take(canonicals).into_iter().map(|pairs| {
+            let tokens: Vec<Token> = pairs
+                .into_iter()
+                .zip(digests.by_ref())
+                .map(|((kind, canonical), digest)| Token {
+                    kind,
+                    canonical,
+                    digest,
+                })
+                .collect();
+            match_tokens(&tokens)
+        });
+        request.tokens = lists.next().unwrap_or_default();
+        for (linked, tokens) in request.linked.iter_mut().zip(lists) {
+            linked.tokens = tokens;
+        }
     }
     Ok(())
 }
@@ -478,15 +539,19 @@ fn complete_len(path: &Path) -> Result<(u64, u64), Error> {
     Ok((0, len))
 }
 
-/// Reads what the first `len` bytes of an existing output file already answer (request id →
-/// [`Prior`]); refuses a file that is not this command's output in this format.
-fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior>, Error> {
+/// What an existing output file says, by input line and request id: a row repeating an
+/// earlier row has the same request id but its own line, so each is resumed on its own.
+type PriorRows = HashMap<(u64, String), Prior>;
+
+/// Reads what the first `len` bytes of an existing output file already answer ((line, request
+/// id) → [`Prior`]); refuses a file that is not this command's output in this format.
+fn read_prior(path: &Path, json: bool, len: u64) -> Result<PriorRows, Error> {
     let open = || -> Result<std::io::Take<File>, Error> {
         Ok(File::open(path).map_err(|e| Error::io(path, e))?.take(len))
     };
-    let mut prior: HashMap<String, Prior> = HashMap::new();
-    let mut note = |id: &str, p: Prior| {
-        let slot = prior.entry(id.to_owned()).or_insert(p);
+    let mut prior = PriorRows::new();
+    let mut note = |line: u64, id: &str, p: Prior| {
+        let slot = prior.entry((line, id.to_owned())).or_insert(p);
         *slot = (*slot).max(p);
     };
     let not_ours = |line: u64, why: &str| {
@@ -510,8 +575,12 @@ fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior
                 .get("request_id")
                 .and_then(|r| r.as_str())
                 .ok_or_else(|| not_ours(n, "no request_id"))?;
+            let line = v
+                .get("line")
+                .and_then(|l| l.as_u64())
+                .ok_or_else(|| not_ours(n, "no line"))?;
             if let Some(p) = json_prior(&v) {
-                note(id, p);
+                note(line, id, p);
             }
         }
     } else {
@@ -542,8 +611,11 @@ fn read_prior(path: &Path, json: bool, len: u64) -> Result<HashMap<String, Prior
             if record.len() != OUTPUT_COLUMNS.len() {
                 return Err(not_ours(n, "wrong number of fields"));
             }
+            let line = record[0]
+                .parse()
+                .map_err(|_| not_ours(n, "the line column is not a number"))?;
             if let Some(p) = csv_prior(&record[2], &record[6]) {
-                note(&record[1], p);
+                note(line, &record[1], p);
             }
         }
     }
@@ -562,10 +634,19 @@ fn csv_error(path: &Path, e: ::csv::Error) -> Error {
 }
 
 /// The result of one row, as written to the output.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum RowResult {
     /// The gateway's answer.
     Answered(VetResponse),
+    /// A linked row's part of its group's answer: the matches through it.
+    Linked {
+        /// The linked row's label.
+        label: String,
+        /// Its `Relation` value.
+        relation: i32,
+        /// The answer restricted to matches through it ([`csv_links::through`]).
+        answer: VetResponse,
+    },
     /// Refused on this machine: the reason.
     Local(String),
     /// Rejected by the gateway (a VetBatch per-item error).
@@ -588,7 +669,7 @@ impl RowResult {
     /// The `error` column (CSV) and the stderr report: empty for an answer.
     fn error_text(&self) -> String {
         match self {
-            RowResult::Answered(_) => String::new(),
+            RowResult::Answered(_) | RowResult::Linked { .. } => String::new(),
             RowResult::Local(reason) => format!("{LOCAL_PREFIX}{}", one_line(reason)),
             RowResult::Gateway { code, message } => {
                 format!("{GATEWAY_PREFIX}{code:?}: {}", one_line(message))
@@ -601,7 +682,9 @@ impl RowResult {
     /// The stderr report of an error row (after `line N: `).
     fn report_text(&self) -> String {
         match self {
-            RowResult::Answered(r) => grade_name(r.grade).to_owned(),
+            RowResult::Answered(r) | RowResult::Linked { answer: r, .. } => {
+                grade_name(r.grade).to_owned()
+            }
             RowResult::Local(reason) => one_line(reason),
             RowResult::Gateway { code, message } => {
                 format!("rejected by the gateway ({code:?}): {}", one_line(message))
@@ -639,10 +722,20 @@ impl Sink {
     fn write(&mut self, line: u64, request_id: &str, result: &RowResult) -> std::io::Result<()> {
         match self {
             Sink::Csv(w) => {
-                let mut row: [String; 7] = Default::default();
+                let mut row: [String; OUTPUT_COLUMNS.len()] = Default::default();
                 row[0] = line.to_string();
                 row[1] = request_id.to_owned();
                 if let RowResult::Answered(r) = result {
+                    row[7] = grade_name(r.subject_grade).to_owned();
+                }
+                if let RowResult::Linked {
+                    label, relation, ..
+                } = result
+                {
+                    row[8] = label.clone();
+                    row[9] = relation_text(*relation).to_owned();
+                }
+                if let RowResult::Answered(r) | RowResult::Linked { answer: r, .. } = result {
                     row[2] = grade_name(r.grade).to_owned();
                     row[3] = r
                         .matches
@@ -666,6 +759,11 @@ impl Sink {
             Sink::Json(w) => {
                 let mut v = match result {
                     RowResult::Answered(r) => response_json(r),
+                    RowResult::Linked {
+                        label,
+                        relation,
+                        answer,
+                    } => csv_links::link_json(label, *relation, answer),
                     RowResult::Local(reason) => serde_json::json!({
                         "request_id": request_id,
                         "error": {"source": "local", "message": reason},
@@ -695,8 +793,13 @@ enum Item {
         reason: String,
     },
     /// A row sent on the stream: its answer is the next one. The request is kept for a retry
-    /// if the gateway's rate limit turns it away.
-    Sent { line: u64, request: VetRequest },
+    /// if the gateway's rate limit turns it away. `links` are the lines of its linked rows, in
+    /// the order of `request.linked`.
+    Sent {
+        line: u64,
+        request: VetRequest,
+        links: Vec<u64>,
+    },
 }
 
 /// What the file reader counted.
@@ -706,6 +809,8 @@ struct ReadCounts {
     rows: u64,
     /// Rows skipped because the output already answers them.
     skipped: u64,
+    /// Whether reading stopped early because the run was interrupted (Ctrl-C).
+    interrupted: bool,
 }
 
 /// The file reader: the input after its header, and what it needs to check and route rows.
@@ -719,7 +824,11 @@ struct RowReader {
     /// How token digests are computed (a v1 key file or a v2 key service).
     scheme: Scheme,
     /// What the output file already answers.
-    prior: HashMap<String, Prior>,
+    prior: PriorRows,
+    /// The line of each record.
+    lines: LineCounter,
+    /// Set on Ctrl-C: stop reading (the rows already queued are still answered and written).
+    stop: Arc<AtomicBool>,
     /// The VetBatch request stream.
     requests: mpsc::Sender<VetRequest>,
     /// The writer's queue, in file order; closing it stops the reader.
@@ -730,55 +839,207 @@ struct RowReader {
     pace: Arc<Pace>,
 }
 
+/// A subject row and the linked rows that follow it, held until the group ends.
+struct Group {
+    /// The subject row's line.
+    line: u64,
+    /// The subject row after local checks.
+    row: Evaluated,
+    /// Its `case_ref` cell (trimmed), which linked rows name in `linked_to`.
+    case_ref: String,
+    /// Whether its request id was derived (no `request_id` cell).
+    derived: bool,
+    /// Its linked rows, in file order.
+    links: Vec<csv_links::LinkRow>,
+}
+
 impl RowReader {
     /// Reads the data rows, checks each, and feeds the request stream and the writer's queue.
-    /// Rows are digested [`DIGEST_ROWS`] at a time. Runs on a blocking thread; stops early
-    /// when the writer closes its queue.
+    /// A subject row is held until the rows linked to it have been read (they follow it);
+    /// settled groups are digested [`DIGEST_ROWS`] at a time. Runs on a blocking thread; stops
+    /// early when the writer closes its queue.
     fn run(mut self, runtime: tokio::runtime::Handle) -> Result<ReadCounts, Error> {
         let mut counts = ReadCounts::default();
         let mut record = ::csv::ByteRecord::new();
         let key_id = self.scheme.key_id().to_owned();
-        let mut pending: Vec<(u64, Evaluated)> = Vec::with_capacity(DIGEST_ROWS);
-        let mut more = true;
-        while more {
-            more = self
-                .reader
-                .read_byte_record(&mut record)
-                .map_err(|e| csv_error(&self.path, e))?;
-            if more {
-                counts.rows += 1;
-                let line = record.position().map_or(0, |p| p.line());
-                let row = evaluate(&self.header, &record, &key_id);
-                let skip = match self.prior.get(&row.request_id) {
-                    Some(Prior::Answered | Prior::Final) => true,
-                    Some(Prior::Local) => row.outcome.is_err(),
-                    Some(Prior::Transient) | None => false,
-                };
-                if skip {
-                    counts.skipped += 1;
-                    if let Some(bar) = &self.bar {
-                        bar.inc(1);
-                    }
-                } else {
-                    pending.push((line, row));
-                }
-                if pending.len() < DIGEST_ROWS {
-                    continue;
-                }
-            }
-            runtime.block_on(digest_rows(&mut self.scheme, &mut pending))?;
-            if !self.send(&runtime, std::mem::take(&mut pending)) {
+        let mut group: Option<Group> = None;
+        let mut pending: Vec<Pending> = Vec::with_capacity(DIGEST_ROWS);
+        while self
+            .reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(&self.path, e))?
+        {
+            if self.stop.load(Ordering::Relaxed) {
+                counts.interrupted = true;
                 break;
             }
+            if pending.len() >= DIGEST_ROWS && !self.send(&runtime, &mut pending)? {
+                return Ok(counts);
+            }
+            counts.rows += 1;
+            let line = match record.position() {
+                Some(p) => self
+                    .lines
+                    .line_of(p.byte())
+                    .map_err(|e| Error::io(&self.path, e))?,
+                None => 0,
+            };
+            if let Some(target) = csv_links::linked_to(&self.header, &record) {
+                let link = csv_links::evaluate_link(&self.header, &record, line, target);
+                match &mut group {
+                    Some(g) if g.case_ref == link.linked_to => g.links.push(link),
+                    _ => {
+                        // Not linked to the group just above: that group is complete, and this
+                        // row is refused (results stay in file order).
+                        if let Some(g) = group.take() {
+                            pending.extend(self.settle(g, &mut counts));
+                        }
+                        let request_id = derived_id(b"raw\0", record.iter());
+                        if matches!(
+                            self.prior.get(&(line, request_id.clone())),
+                            Some(Prior::Answered | Prior::Final | Prior::Local)
+                        ) {
+                            counts.skipped += 1;
+                            if let Some(bar) = &self.bar {
+                                bar.inc(1);
+                            }
+                            continue;
+                        }
+                        pending.push(Pending::Local(vec![Item::Local {
+                            line,
+                            request_id,
+                            reason: csv_links::ORPHAN.into(),
+                        }]));
+                    }
+                }
+                continue;
+            }
+            if let Some(g) = group.take() {
+                pending.extend(self.settle(g, &mut counts));
+            }
+            let raw_id = self
+                .header
+                .position(Column::RequestId)
+                .and_then(|i| record.get(i))
+                .is_none_or(|c| String::from_utf8_lossy(c).trim().is_empty());
+            let case_ref = self
+                .header
+                .position(Column::CaseRef)
+                .and_then(|i| record.get(i))
+                .map(|c| String::from_utf8_lossy(c).trim().to_owned())
+                .unwrap_or_default();
+            group = Some(Group {
+                line,
+                row: evaluate(&self.header, &record, &key_id),
+                case_ref,
+                derived: raw_id,
+                links: Vec::new(),
+            });
         }
+        if let Some(g) = group.take() {
+            pending.extend(self.settle(g, &mut counts));
+        }
+        self.send(&runtime, &mut pending)?;
         Ok(counts)
     }
 
-    /// Sends digested rows in file order; false once the writer has closed its queue.
-    fn send(&self, runtime: &tokio::runtime::Handle, rows: Vec<(u64, Evaluated)>) -> bool {
-        for (line, row) in rows {
-            let item = match row.outcome {
-                Ok(request) => {
+    /// Settles a subject row and its linked rows into one request (or refuses them together),
+    /// or skips them when the output file already answers them (None).
+    fn settle(&self, g: Group, counts: &mut ReadCounts) -> Option<Pending> {
+        let Group {
+            line,
+            row,
+            derived,
+            links,
+            ..
+        } = g;
+        let mut request_id = row.request_id;
+        let mut outcome = row.outcome;
+        if !links.is_empty() {
+            if derived {
+                request_id = csv_links::group_id(&request_id, &links);
+            }
+            let bad = links.iter().find(|l| l.outcome.is_err()).map(|l| l.line);
+            outcome = match (outcome, bad) {
+                (Err(reason), _) => Err(reason),
+                (Ok(_), Some(bad)) => Err(csv_links::group_refusal(bad)),
+                (Ok(mut request), None) => {
+                    request.request_id.clone_from(&request_id);
+                    request.linked = links
+                        .iter()
+                        .filter_map(|l| l.outcome.as_ref().ok().cloned())
+                        .collect();
+                    Ok(request)
+                }
+            };
+        }
+        let skip = match self.prior.get(&(line, request_id.clone())) {
+            Some(Prior::Answered | Prior::Final) => true,
+            Some(Prior::Local) => outcome.is_err(),
+            Some(Prior::Transient) | None => false,
+        };
+        if skip {
+            let n = 1 + links.len() as u64;
+            counts.skipped += n;
+            if let Some(bar) = &self.bar {
+                bar.inc(n);
+            }
+            return None;
+        }
+        Some(match outcome {
+            Ok(request) => {
+                let link_lines = links.iter().map(|l| l.line).collect();
+                let canonicals = std::iter::once(row.canonicals)
+                    .chain(links.into_iter().map(|l| l.canonicals))
+                    .collect();
+                Pending::Send {
+                    line,
+                    request,
+                    canonicals,
+                    links: link_lines,
+                }
+            }
+            Err(reason) => {
+                let subject_refused = csv_links::subject_refused(line);
+                let mut items = vec![Item::Local {
+                    line,
+                    request_id: request_id.clone(),
+                    reason: reason.clone(),
+                }];
+                for l in links {
+                    let reason = match l.outcome {
+                        Err(own) => own,
+                        Ok(_) if reason.starts_with("not sent:") => reason.clone(),
+                        Ok(_) => subject_refused.clone(),
+                    };
+                    items.push(Item::Local {
+                        line: l.line,
+                        request_id: request_id.clone(),
+                        reason,
+                    });
+                }
+                Pending::Local(items)
+            }
+        })
+    }
+
+    /// Digests the pending groups and sends them in file order, emptying `pending`. Ok(false)
+    /// once the writer or the stream has gone; an error if the digests cannot be computed (a
+    /// key service that is down or refuses: never a fallback).
+    fn send(
+        &mut self,
+        runtime: &tokio::runtime::Handle,
+        pending: &mut Vec<Pending>,
+    ) -> Result<bool, Error> {
+        runtime.block_on(digest_pending(&mut self.scheme, pending))?;
+        for p in pending.drain(..) {
+            match p {
+                Pending::Send {
+                    line,
+                    request,
+                    links,
+                    ..
+                } => {
                     let pause = self.pace.get();
                     if !pause.is_zero() {
                         std::thread::sleep(pause);
@@ -790,22 +1051,29 @@ impl RowReader {
                             () = items.closed() => false,
                         }
                     });
-                    if !sent {
-                        return false;
+                    if !sent
+                        || self
+                            .items
+                            .blocking_send(Item::Sent {
+                                line,
+                                request,
+                                links,
+                            })
+                            .is_err()
+                    {
+                        return Ok(false);
                     }
-                    Item::Sent { line, request }
                 }
-                Err(reason) => Item::Local {
-                    line,
-                    request_id: row.request_id,
-                    reason,
-                },
-            };
-            if self.items.blocking_send(item).is_err() {
-                return false;
+                Pending::Local(items) => {
+                    for item in items {
+                        if self.items.blocking_send(item).is_err() {
+                            return Ok(false);
+                        }
+                    }
+                }
             }
         }
-        true
+        Ok(true)
     }
 }
 
@@ -838,28 +1106,36 @@ fn progress(path: &Path) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = match count_rows(path) {
-        Some(n) => {
-            let bar = ProgressBar::new(n);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        }
-        None => {
-            let bar = ProgressBar::new_spinner();
-            if let Ok(style) =
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} rows ({per_sec})")
-            {
-                bar.set_style(style);
-            }
-            bar
-        }
+    let (bar, template) = match count_rows(path) {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({rate}, eta {eta})",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} [{elapsed_precise}] {pos} rows ({rate})",
+        ),
     };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate_text(state.per_sec()));
+            },
+        ));
+    }
     bar.enable_steady_tick(Duration::from_millis(200));
     Some(bar)
+}
+
+/// A progress rate as whole rows per second (`1234 rows/s`); indicatif's own `{per_sec}`
+/// prints four decimals.
+fn rate_text(per_sec: f64) -> String {
+    if per_sec.is_finite() && per_sec >= 0.0 {
+        format!("{per_sec:.0} rows/s")
+    } else {
+        "- rows/s".to_owned()
+    }
 }
 
 /// What the run did, for the summary.
@@ -908,6 +1184,11 @@ fn summary(input: &Path, counts: Option<&ReadCounts>, tally: &Tally) -> String {
             tally.unwritten
         ));
     }
+    if counts.is_some_and(|c| c.interrupted) {
+        text.push_str(
+            "\n  interrupted (Ctrl-C): the rest of the file was not read; run again with the same --out to resume",
+        );
+    }
     text
 }
 
@@ -943,7 +1224,11 @@ impl Results<'_> {
                     request_id,
                     reason,
                 } => (line, request_id, RowResult::Local(reason)),
-                Item::Sent { line, request } => {
+                Item::Sent {
+                    line,
+                    request,
+                    links,
+                } => {
                     let answer = match responses.message().await {
                         Ok(Some(r)) if r.request_id == request.request_id => r,
                         other => {
@@ -964,7 +1249,21 @@ impl Results<'_> {
                             RowResult::Answered(answer)
                         }
                     };
-                    (line, request.request_id, result)
+                    self.write(line, &request.request_id, &result)?;
+                    // Each linked row gets its own result row: its part of the answer, or the
+                    // group's error.
+                    for (link, link_line) in request.linked.iter().zip(links) {
+                        let part = match &result {
+                            RowResult::Answered(r) => RowResult::Linked {
+                                label: link.label.clone(),
+                                relation: link.relation,
+                                answer: csv_links::through(r, &link.label),
+                            },
+                            other => other.clone(),
+                        };
+                        self.write(link_line, &request.request_id, &part)?;
+                    }
+                    continue;
                 }
             };
             self.write(line, &request_id, &result)?;
@@ -1014,11 +1313,13 @@ impl Results<'_> {
     /// Counts, reports (error rows) and writes one row's result.
     fn write(&mut self, line: u64, request_id: &str, result: &RowResult) -> Result<(), Error> {
         match result {
-            RowResult::Answered(r) => *self.tally.grades.entry(r.grade).or_default() += 1,
+            RowResult::Answered(r) | RowResult::Linked { answer: r, .. } => {
+                *self.tally.grades.entry(r.grade).or_default() += 1
+            }
             RowResult::Local(_) => self.tally.local += 1,
             RowResult::Gateway { .. } => self.tally.gateway += 1,
         }
-        if !matches!(result, RowResult::Answered(_)) {
+        if !matches!(result, RowResult::Answered(_) | RowResult::Linked { .. }) {
             report(self.bar, &format!("line {line}: {}", result.report_text()));
         }
         if let Err(e) = self.sink.write(line, request_id, result) {
@@ -1126,6 +1427,8 @@ pub(crate) async fn run(
 
     let bar = progress(input);
     let pace = Arc::new(Pace::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let lines = LineCounter::open(input).map_err(|e| Error::io(input, e))?;
     let (request_tx, request_rx) = mpsc::channel(WINDOW);
     let (item_tx, mut item_rx) = mpsc::channel(WINDOW);
     let rows = RowReader {
@@ -1134,6 +1437,8 @@ pub(crate) async fn run(
         header,
         scheme,
         prior,
+        lines,
+        stop: stop.clone(),
         requests: request_tx,
         items: item_tx,
         bar: bar.clone(),
@@ -1158,7 +1463,25 @@ pub(crate) async fn run(
     {
         Ok(response) => {
             let mut responses = response.into_inner();
-            results.write_all(&mut responses, &mut item_rx).await
+            let writing = results.write_all(&mut responses, &mut item_rx);
+            tokio::pin!(writing);
+            tokio::select! {
+                done = &mut writing => done,
+                _ = tokio::signal::ctrl_c() => {
+                    // Stop reading; the rows already sent are answered and written, so the
+                    // output stays exact. A second Ctrl-C abandons them (a rerun sends them
+                    // again, and the gateway repeats its remembered answers).
+                    stop.store(true, Ordering::Relaxed);
+                    report(
+                        bar.as_ref(),
+                        "interrupted: writing the answers to the rows already sent (Ctrl-C again to stop at once)",
+                    );
+                    tokio::select! {
+                        done = &mut writing => done,
+                        _ = tokio::signal::ctrl_c() => Ok(()),
+                    }
+                }
+            }
         }
         Err(status) => Err(status.into()),
     };
@@ -1177,6 +1500,13 @@ pub(crate) async fn run(
     }
     eprintln!("{}", summary(input, counts.as_ref().ok(), &tally));
     outcome?;
+    let read_all = counts.as_ref().is_ok_and(|c| !c.interrupted);
+    if stop.load(Ordering::Relaxed) && (!read_all || tally.unwritten > 0) {
+        return Err(Error::Usage(format!(
+            "vet --csv {}: interrupted; run the same command again to resume",
+            input.display()
+        )));
+    }
     counts.map(|_| ())
 }
 
@@ -1219,7 +1549,8 @@ mod tests {
         let request = ok.outcome.unwrap();
         assert!(ok.request_id.starts_with("csv-") && ok.request_id.len() == 28);
         assert_eq!(request.request_id, ok.request_id);
-        assert_eq!(ok.canonicals.len(), 2);
+        assert_eq!(ok.canonicals.len(), 3);
+        assert!(request.tokens.is_empty(), "digested later, in batches");
         assert_eq!(request.key_id, "dev-1");
         assert_eq!(request.case_reference, "C-1");
         // Same cells, same id; other cells, another id; column order does not matter.
@@ -1344,18 +1675,30 @@ mod tests {
         let header = OUTPUT_COLUMNS.join(",");
         std::fs::write(
             &p,
-            format!("{header}\n2,r-1,NO_TRACE,,,4,\n3,r-2,,,,,local: dob: x\n4,r-3,NO_TR"),
+            format!(
+                "{header}\n2,r-1,NO_TRACE,,,4,,NO_TRACE,,\n3,r-2,,,,,local: dob: x,,,\n4,r-3,NO_TR"
+            ),
         )
         .unwrap();
         let (complete, _) = complete_len(&p).unwrap();
         let prior = read_prior(&p, false, complete).unwrap();
-        assert_eq!(prior.get("r-1"), Some(&Prior::Answered));
-        assert_eq!(prior.get("r-2"), Some(&Prior::Local));
-        assert_eq!(prior.get("r-3"), None);
+        let at = |line: u64, id: &str| prior.get(&(line, id.to_owned())).copied();
+        assert_eq!(at(2, "r-1"), Some(Prior::Answered));
+        assert_eq!(at(3, "r-2"), Some(Prior::Local));
+        assert_eq!(at(4, "r-3"), None);
+        // The same request id on another line is another row.
+        assert_eq!(at(5, "r-1"), None);
         // Someone else's file is refused, whatever its last line.
         std::fs::write(&p, "dear diary\nno newline at the end").unwrap();
         let (complete, _) = complete_len(&p).unwrap();
         assert!(read_prior(&p, false, complete).is_err());
         assert!(read_prior(&p, true, complete).is_err());
+    }
+
+    #[test]
+    fn progress_rate_is_whole_rows_per_second() {
+        assert_eq!(rate_text(1234.5678), "1235 rows/s");
+        assert_eq!(rate_text(0.0), "0 rows/s");
+        assert_eq!(rate_text(f64::NAN), "- rows/s");
     }
 }

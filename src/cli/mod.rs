@@ -7,7 +7,16 @@ mod bench_keyservice;
 mod certs;
 mod common;
 mod csv;
+mod csv_lines;
+mod csv_links;
+mod entry_text;
 mod keyservice;
+mod linked;
+mod locate;
+mod pki_commands;
+mod psc;
+mod receipt;
+mod retry;
 mod serve;
 mod token;
 mod vet;
@@ -34,7 +43,8 @@ enum Command {
     Serve(serve::Args),
     /// Run the key service (tokens v2) in its own process.
     Keyservice(keyservice::Args),
-    /// Development PKI.
+    /// Certificates and keys: production CA, certificates, CRL, log, matching and key-service
+    /// keys; the development PKI.
     #[command(subcommand)]
     Certs(certs::Command),
     /// Print the tokens identity fields give (v2: evaluated by the key service; v1: locally).
@@ -53,6 +63,9 @@ enum Command {
     /// Check the tamper-evident audit log: checkpoints, replay, verification, proofs (auditor).
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Receipts: proof that you vetted a subject, checked offline (party; anyone to verify).
+    #[command(subcommand)]
+    Receipt(receipt::Command),
     /// Stream notices about subjects this party vetted earlier (party).
     Watch(watch::Args),
     /// Stream hits on this unit's advisories (official).
@@ -64,6 +77,14 @@ enum Command {
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // A client command whose output pipe closes (`portcullis audit replay | head`) ends
+        // quietly, as Unix tools do, instead of panicking in `println!`. The gateway keeps
+        // ignoring SIGPIPE: a closed connection must never end it. (Sockets are written with
+        // MSG_NOSIGNAL, and a gateway that `bench` starts is its own process, which ignores
+        // SIGPIPE again when it starts.)
+        sigpipe::reset();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,6 +116,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Withdraw(args) => advisory::withdraw(args).await,
         Command::Advisories(cmd) => advisory::list(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
+        Command::Receipt(cmd) => receipt::run(cmd).await,
         Command::Watch(args) => watch::notices(args).await,
         Command::Hits(args) => watch::hits(args).await,
         Command::Bench(args) => bench::run(args).await,

@@ -6,6 +6,7 @@ use super::common::{
     advisory_json, enum_name, grade_meaning, grade_name, match_tokens, request_id, strength_name,
     time_text, ClientArgs, IdentityArgs, KeyArgs,
 };
+use super::linked::{relation_text, subject_and_linked, LinkSpec};
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{RiskGrade, SubjectKind, TokenKind, VetRequest, VetResponse};
 use crate::Error;
@@ -48,6 +49,18 @@ pub(crate) struct Args {
     /// Your own file number (never a name).
     #[arg(long)]
     case_ref: Option<String>,
+    /// A person or company linked to the subject, vetted with it (repeatable, at most 32):
+    /// `RELATION:LABEL:FIELD=VALUE;…`, RELATION one of controller, officer, parent,
+    /// funding-source, associate; LABEL your own reference (never a name); FIELDs as the
+    /// identity flags (name, dob, postcode, passport, company-number, org-name, country,
+    /// wallet, email). E.g. `controller:psc-1:name=Viktor Petrov;dob=1966-03`.
+    #[arg(long = "link", value_name = "RELATION:LABEL:FIELDS", value_parser = LinkSpec::parse)]
+    links: Vec<LinkSpec>,
+    /// The company's persons with significant control, as the Companies House API returns
+    /// them (docs/psc.md): each is vetted with the subject as a CONTROLLER, labelled `psc-N`
+    /// (`psc-N-ceased` for a former one).
+    #[arg(long, value_name = "FILE")]
+    psc_json: Option<PathBuf>,
     /// Vet every row of this CSV file over one VetBatch stream (format: docs/csv.md): one
     /// result per row, bad rows reported by line; a summary on stderr at the end.
     #[arg(
@@ -55,7 +68,7 @@ pub(crate) struct Args {
         value_name = "FILE",
         conflicts_with_all = [
             "kind", "name", "dob", "postcode", "passport", "company_number", "org_name",
-            "country", "wallet", "email", "request_id", "case_ref",
+            "country", "wallet", "email", "request_id", "case_ref", "links", "psc_json",
         ]
     )]
     csv: Option<PathBuf>,
@@ -64,6 +77,10 @@ pub(crate) struct Args {
     /// appended, so an interrupted run resumes.
     #[arg(long, value_name = "FILE", requires = "csv")]
     out: Option<PathBuf>,
+    /// Fetch the receipt of this answer right after it and write FILE.tlog-proof and
+    /// FILE.entry (`portcullis receipt verify FILE --log-key KEY` checks them offline).
+    #[arg(long, value_name = "FILE", conflicts_with = "csv")]
+    receipt: Option<PathBuf>,
 }
 
 /// Runs `portcullis vet`.
@@ -79,8 +96,19 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     let Some(kind) = args.kind else {
         return Err(Error::Usage("give --kind (or --csv FILE)".into()));
     };
+    let mut links = args.links.clone();
+    if let Some(path) = &args.psc_json {
+        let controllers = super::psc::read(path)?;
+        for note in &controllers.notes {
+            eprintln!("note: {note}");
+        }
+        links.extend(controllers.links);
+    }
+    // Every field is checked before the key service is asked for anything.
+    crate::tokens::canonicals(&args.identity.fields())?;
+    super::linked::linked_canonicals(&links)?;
     let mut scheme = args.keys.scheme(&args.client).await?;
-    let tokens = args.identity.tokens(&mut scheme).await?;
+    let (tokens, linked) = subject_and_linked(&mut scheme, &args.identity.fields(), &links).await?;
     let request = VetRequest {
         request_id: match args.request_id {
             Some(id) => id,
@@ -90,13 +118,21 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
         key_id: scheme.key_id().to_owned(),
         tokens: match_tokens(&tokens),
         case_reference: args.case_ref.unwrap_or_default(),
+        linked,
     };
     let channel = args.client.connect().await?;
-    let response = VettingServiceClient::new(channel)
-        .vet(request)
-        .await?
-        .into_inner();
+    let mut client = VettingServiceClient::new(channel);
+    let response = client.vet(request).await?.into_inner();
     print_response(&response, args.client.json);
+    if let Some(out) = &args.receipt {
+        let (proof, entry) =
+            super::receipt::fetch(&mut client, Some(response.audit_index), None, out).await?;
+        eprintln!(
+            "receipt written: {} and {}",
+            proof.display(),
+            entry.display()
+        );
+    }
     Ok(())
 }
 
@@ -106,12 +142,15 @@ pub(crate) fn response_json(r: &VetResponse) -> serde_json::Value {
         "request_id": r.request_id,
         "grade": grade_name(r.grade),
         "meaning": grade_meaning(RiskGrade::try_from(r.grade).unwrap_or(RiskGrade::Unspecified)),
+        "subject_grade": grade_name(r.subject_grade),
         "audit_index": r.audit_index,
         "decided_at": time_text(r.decided_at.as_ref()),
         "matches": r.matches.iter().map(|m| serde_json::json!({
             "advisory": m.advisory.as_ref().map(advisory_json),
             "matched_on": m.matched_on.iter().map(|k| enum_name(*k, TokenKind::as_str_name)).collect::<Vec<_>>(),
             "strength": strength_name(m.strength),
+            "via": m.via,
+            "relation": relation_text(m.relation),
         })).collect::<Vec<_>>(),
     })
 }
@@ -123,6 +162,12 @@ fn print_response(r: &VetResponse, json: bool) {
     }
     let grade = RiskGrade::try_from(r.grade).unwrap_or(RiskGrade::Unspecified);
     println!("{}: {}", grade.as_str_name(), grade_meaning(grade));
+    if r.matches.iter().any(|m| !m.via.is_empty()) {
+        println!(
+            "  the subject itself: {}; matches marked via came through linked subjects",
+            grade_name(r.subject_grade)
+        );
+    }
     println!(
         "request {}  audit index {}  decided {}",
         r.request_id,
@@ -136,8 +181,13 @@ fn print_response(r: &VetResponse, json: bool) {
             .iter()
             .map(|k| enum_name(*k, TokenKind::as_str_name))
             .collect();
+        let path = if m.via.is_empty() {
+            "the subject".to_owned()
+        } else {
+            format!("via {} ({})", m.via, relation_text(m.relation))
+        };
         println!(
-            "  {} v{}  {}  {}  {} match on {}",
+            "  {} v{}  {}  {}  {} match on {}  {path}",
             a.advisory_id,
             a.version,
             grade_name(a.grade),

@@ -71,13 +71,25 @@ pub(crate) async fn notices(args: Args) -> Result<(), Error> {
                 serde_json::json!({
                     "cursor": n.cursor,
                     "request_id": n.request_id,
+                    "case_reference": n.case_reference,
+                    "via": n.via,
                     "kind": kind,
                     "advisory": n.advisory.as_ref().map(advisory_json),
                 })
             );
         } else if let Some(a) = &n.advisory {
+            let case = if n.case_reference.is_empty() {
+                String::new()
+            } else {
+                format!(" (case {})", n.case_reference)
+            };
+            let via = if n.via.is_empty() {
+                String::new()
+            } else {
+                format!("  via {}", n.via)
+            };
             println!(
-                "{:>12}  {:<22} request {}  {} v{}  {}",
+                "{:>12}  {:<22} request {}{case}  {} v{}  {}{via}",
                 n.cursor,
                 kind,
                 n.request_id,
@@ -117,14 +129,19 @@ pub(crate) async fn hits(args: Args) -> Result<(), Error> {
                     "advisory_version": h.advisory_version,
                     "party": h.party,
                     "subject_kind": kind,
+                    "relation": super::linked::relation_text(h.relation),
                     "matched_on": on,
                     "at": time_text(h.at.as_ref()),
                     "audit_index": h.audit_index,
                 })
             );
         } else {
+            let relation = match super::linked::relation_text(h.relation) {
+                "" => String::new(),
+                r => format!(" (its {r})"),
+            };
             println!(
-                "{:>12}  {} v{}  party {}  {}  on {}  at {} (audit {})",
+                "{:>12}  {} v{}  party {}  {}{relation}  on {}  at {} (audit {})",
                 h.cursor,
                 h.advisory_id,
                 h.advisory_version,

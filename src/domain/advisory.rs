@@ -323,17 +323,31 @@ impl Gateway {
             .await
     }
 
-    /// The latest version of an advisory.
+    /// One version of an advisory: the latest if `version` is 0.
     pub async fn advisory(
         &self,
         advisory_id: &str,
+        version: u32,
         draft: &AuditEntry,
     ) -> Result<AdvisoryRecord, Error> {
         let now = crate::audit::now();
-        let v = self
+        let latest = self
             .store
             .latest_advisory(advisory_id)?
             .ok_or_else(|| Error::NotFound("advisory_id: no such advisory".into()))?;
+        let v = if version == 0 || version == latest.version {
+            latest
+        } else if version > latest.version {
+            return Err(Error::NotFound(format!(
+                "version: the advisory has {} version{}",
+                latest.version,
+                if latest.version == 1 { "" } else { "s" }
+            )));
+        } else {
+            self.store
+                .advisory_version(advisory_id, version)?
+                .ok_or_else(|| Error::NotFound(format!("version: no version {version}")))?
+        };
         let mut entry = draft.clone();
         entry.advisory_ids = vec![v.advisory_id.clone()];
         self.log.record(entry).await?;

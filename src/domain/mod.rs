@@ -7,6 +7,7 @@
 //! their state change; the gRPC layer records failures.
 
 mod advisory;
+mod linked;
 mod monitor;
 mod validate;
 mod vetting;
@@ -23,6 +24,7 @@ use crate::proto::v1::{
 };
 use crate::store::{AdvisoryVersion, Store, StoreError};
 
+pub use linked::{is_label, Linked, MAX_LABEL_CHARS, MAX_LINKED};
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub(crate) use validate::get_request;
 pub use validate::{
@@ -122,6 +124,8 @@ pub struct Gateway {
     feed: tokio::sync::watch::Sender<u64>,
     /// Set when the gateway shuts down, so long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The next notice cursor of each party.
+    notice_cursors: monitor::NoticeCursors,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -148,6 +152,7 @@ impl Gateway {
             advisory_lock: tokio::sync::Mutex::new(()),
             feed: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
+            notice_cursors: monitor::NoticeCursors::default(),
         }
     }
 
@@ -220,6 +225,7 @@ pub fn official_view(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryRecord {
         internal_reference: v.internal_reference.clone(),
         token_count: v.token_count,
         published_by: v.published_by.clone(),
+        withdrawal_reason: v.withdraw_reason.clone(),
     }
 }
 
@@ -238,8 +244,9 @@ fn visible_to(v: &AdvisoryVersion, party: &str, subject_kind: i32) -> bool {
         && (v.applies_to.is_empty() || v.applies_to.contains(&subject_kind))
 }
 
-/// The cursor of the `i`-th notice or hit produced by the change recorded at audit `index`:
-/// cursors grow with commit order, so a reader resuming after a cursor misses nothing.
+/// The cursor of the `i`-th hit produced by the change recorded at audit `index`: cursors grow
+/// with commit order, so a reader resuming after a cursor misses nothing. (Notices to parties
+/// use a per-party sequence instead; see `monitor`.)
 fn cursor(index: u64, i: usize) -> u64 {
     (index << 24) | (i as u64 & 0xFF_FFFF)
 }

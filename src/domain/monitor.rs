@@ -2,14 +2,15 @@
 //! requests is published, revised, withdrawn or expires; hits to the official unit that owns an
 //! advisory when a party's vet matches it. Both are stored durably, in commit order, under
 //! cursors, so a reader that reconnects with its last cursor misses nothing and sees nothing
-//! twice.
+//! twice. A party's notice cursors are its own sequence (1, 2, 3, …), so they reveal nothing
+//! about other parties' requests or the gateway's overall activity.
 
 use std::collections::BTreeSet;
 
 use prost::Message;
 use prost_types::Timestamp;
 
-use super::{cursor, party_view, visible_to, AdvisoryGuard, Error, Gateway};
+use super::{party_view, visible_to, AdvisoryGuard, Error, Gateway};
 use crate::audit::AuditEntry;
 use crate::proto::v1::{Hit, Notice, NoticeKind};
 use crate::store::{AdvisoryVersion, Changes};
@@ -29,18 +30,47 @@ impl PendingNotices {
         self.notices.len()
     }
 
-    /// Adds the notices, with cursors derived from the change's audit index, to `changes`.
-    pub(crate) fn store(self, index: u64, changes: &mut Changes) {
-        for (i, (party, mut notice)) in self.notices.into_iter().enumerate() {
-            notice.cursor = cursor(index, i);
+    /// Adds the notices, with the cursors [`Gateway::number_notices`] gave them, to `changes`.
+    pub(crate) fn store(self, changes: &mut Changes) {
+        for (party, notice) in self.notices {
             changes.notice(&party, notice.cursor, notice.encode_to_vec());
         }
     }
 }
 
+/// The next notice cursor of each party: a per-party sequence, so that a cursor tells its party
+/// only how many notices it received itself, never anything of other parties' activity.
+#[derive(Debug, Default)]
+pub(crate) struct NoticeCursors(std::sync::Mutex<std::collections::HashMap<String, u64>>);
+
 impl Gateway {
-    /// The notices a change to an advisory produces: one per party request (within the
-    /// retention window, party still accredited) that shares a token with it and may see it.
+    /// Gives each pending notice the next cursor of its party. Called under the advisory lock,
+    /// which every change producing notices holds until its notices are applied, so cursors
+    /// grow in commit order within each party and a reader resuming after one misses nothing.
+    /// A number is never handed out twice while running (a failed commit leaves a gap); after
+    /// a restart the sequence continues after the party's last stored cursor.
+    fn number_notices(&self, pending: &mut PendingNotices) -> Result<(), Error> {
+        let mut next = self
+            .notice_cursors
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (party, notice) in &mut pending.notices {
+            let cursor = match next.get(party.as_str()) {
+                Some(&c) => c,
+                None => self.store.last_notice_cursor(party)?.saturating_add(1),
+            };
+            notice.cursor = cursor;
+            next.insert(party.clone(), cursor.saturating_add(1));
+        }
+        Ok(())
+    }
+}
+
+impl Gateway {
+    /// The notices a change to an advisory produces: one per party request and path (the
+    /// subject, or a linked subject) (within the retention window, party still accredited)
+    /// that shares a token with it and may see it.
     /// Withdrawals go to those who could see the previous version.
     pub(crate) fn notices_for(
         &self,
@@ -66,16 +96,25 @@ impl Gateway {
                     }
                     _ => visible_to(version, &w.party, kind_of),
                 };
-                if notify && seen.insert((w.party.clone(), w.request_id.clone())) {
-                    pending.notices.push((
-                        w.party,
-                        Notice {
-                            cursor: 0,
-                            request_id: w.request_id,
-                            kind: kind as i32,
-                            advisory: Some(party_view(version, now)),
-                        },
-                    ));
+                if !notify {
+                    continue;
+                }
+                // One notice per path of the request the token was vetted on: the subject
+                // itself (via empty) and each linked subject carrying it.
+                for via in w.record.paths() {
+                    if seen.insert((w.party.clone(), w.request_id.clone(), via.clone())) {
+                        pending.notices.push((
+                            w.party.clone(),
+                            Notice {
+                                cursor: 0,
+                                request_id: w.request_id.clone(),
+                                kind: kind as i32,
+                                advisory: Some(party_view(version, now)),
+                                case_reference: w.record.case_reference.clone(),
+                                via,
+                            },
+                        ));
+                    }
                 }
             }
         }
@@ -126,9 +165,10 @@ impl Gateway {
         &self,
         mut entry: AuditEntry,
         mut changes: Changes,
-        pending: PendingNotices,
+        mut pending: PendingNotices,
         guard: AdvisoryGuard<'_>,
     ) -> Result<(), Error> {
+        self.number_notices(&mut pending)?;
         let n = pending.len();
         if n > 0 {
             entry.detail = if entry.detail.is_empty() {
@@ -141,8 +181,8 @@ impl Gateway {
             .log
             .record_staged(
                 entry,
-                Box::new(move |index, _| {
-                    pending.store(index, &mut changes);
+                Box::new(move |_, _| {
+                    pending.store(&mut changes);
                     changes
                 }),
             )
@@ -202,5 +242,6 @@ pub(crate) fn hit(
         matched_on,
         at: Some(at),
         audit_index,
+        relation: crate::proto::v1::Relation::Unspecified as i32,
     }
 }

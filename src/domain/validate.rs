@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use prost_types::Timestamp;
 
+use super::linked::{linked, Linked};
 use super::Error;
 use crate::proto::v1::{
     GetAdvisoryRequest, Handling, Likelihood, ListAdvisoriesRequest, MatchToken, PublishRequest,
@@ -49,6 +50,8 @@ pub struct VetQuery {
     pub tokens: Vec<Token>,
     /// The party's own file number (may be empty).
     pub case_reference: String,
+    /// 0..=32 linked subjects with unique labels.
+    pub linked: Vec<Linked>,
 }
 
 /// The mutable terms of an advisory, shared by Publish and Revise.
@@ -184,12 +187,22 @@ fn expected_version(v: u32) -> Result<u32, Error> {
 }
 
 fn tokens(list: Vec<MatchToken>, max: usize) -> Result<Vec<Token>, Error> {
+    tokens_at("tokens", list, max)
+}
+
+/// Validates the token list at `field` (`tokens`, `linked[2].tokens`): errors name
+/// `{field}[i].digest` and so on.
+pub(super) fn tokens_at(
+    field: &str,
+    list: Vec<MatchToken>,
+    max: usize,
+) -> Result<Vec<Token>, Error> {
     if list.is_empty() {
-        return Err(Error::invalid("tokens", "at least one token is required"));
+        return Err(Error::invalid(field, "at least one token is required"));
     }
     if list.len() > max {
         return Err(Error::invalid(
-            "tokens",
+            field,
             format!("at most {max} tokens, got {}", list.len()),
         ));
     }
@@ -198,27 +211,27 @@ fn tokens(list: Vec<MatchToken>, max: usize) -> Result<Vec<Token>, Error> {
         let MatchToken { kind, digest } = t;
         let kind = match TokenKind::try_from(kind) {
             Ok(TokenKind::Unspecified) => {
-                return Err(Error::invalid(format!("tokens[{i}].kind"), "required"))
+                return Err(Error::invalid(format!("{field}[{i}].kind"), "required"))
             }
             Ok(k) => k,
             Err(_) => {
                 return Err(Error::invalid(
-                    format!("tokens[{i}].kind"),
+                    format!("{field}[{i}].kind"),
                     format!("unknown value {kind}"),
                 ))
             }
         };
         let digest: [u8; 32] = digest.as_slice().try_into().map_err(|_| {
             Error::invalid(
-                format!("tokens[{i}].digest"),
+                format!("{field}[{i}].digest"),
                 format!("must be 32 bytes, got {}", digest.len()),
             )
         })?;
         let token = Token { kind, digest };
         if let Some(j) = out.iter().position(|t| *t == token) {
             return Err(Error::invalid(
-                format!("tokens[{i}]"),
-                format!("duplicate of tokens[{j}]"),
+                format!("{field}[{i}]"),
+                format!("duplicate of {field}[{j}]"),
             ));
         }
         out.push(token);
@@ -380,18 +393,21 @@ impl TryFrom<VetRequest> for VetQuery {
             key_id: kid,
             tokens: list,
             case_reference: case,
+            linked: links,
         } = r;
         request_id("request_id", &rid)?;
         let subject_kind = subject_kind("subject_kind", kind)?;
         key_id(&kid)?;
         let tokens = tokens(list, MAX_VET_TOKENS)?;
         case_reference(&case)?;
+        let linked = linked(links)?;
         Ok(VetQuery {
             request_id: rid,
             subject_kind,
             key_id: kid,
             tokens,
             case_reference: case,
+            linked,
         })
     }
 }
@@ -492,10 +508,14 @@ impl TryFrom<WithdrawRequest> for Withdrawal {
 }
 
 /// A validated GetAdvisory: the advisory id.
-pub(crate) fn get_request(r: GetAdvisoryRequest) -> Result<String, Error> {
-    let GetAdvisoryRequest { advisory_id: id } = r;
+/// The advisory id and version (0 = the latest) a GetAdvisory asks for.
+pub(crate) fn get_request(r: GetAdvisoryRequest) -> Result<(String, u32), Error> {
+    let GetAdvisoryRequest {
+        advisory_id: id,
+        version,
+    } = r;
     advisory_id(&id)?;
-    Ok(id)
+    Ok((id, version))
 }
 
 impl TryFrom<ListAdvisoriesRequest> for PageRequest {
@@ -556,6 +576,7 @@ mod tests {
             key_id: "dev-1".into(),
             tokens: vec![token(TokenKind::Email, 32)],
             case_reference: "CASE/2026-1".into(),
+            linked: vec![],
         }
     }
 

@@ -13,13 +13,16 @@ use super::{
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
 use crate::proto::v1::{
-    AdvisoryMatch, AdvisoryState, MatchStrength, RiskGrade, TokenKind, VetResponse,
+    AdvisoryMatch, AdvisoryState, MatchStrength, Relation, RiskGrade, TokenKind, VetResponse,
 };
 use crate::store::{Changes, IdempotencyRecord, WatchRecord};
 
-use super::validate::VetQuery;
+use super::validate::{Token, VetQuery};
 
-/// Match strength from the set of token kinds an advisory matched on (api.md).
+/// Match strength from the set of token kinds an advisory matched on (api.md). Kinds count by
+/// the attribute they rest on: name with a full date, a year or a year and month of birth
+/// are one attribute (tokens.md v2), so PERSON_NAME_YOB and PERSON_NAME_BIRTH_MONTH together
+/// are still only PARTIAL.
 pub fn strength(kinds: &BTreeSet<TokenKind>) -> MatchStrength {
     let strong = kinds.iter().any(|k| {
         matches!(
@@ -31,7 +34,16 @@ pub fn strength(kinds: &BTreeSet<TokenKind>) -> MatchStrength {
                 | TokenKind::PersonNameDob
         )
     });
-    if strong || kinds.len() >= 2 {
+    let attributes: BTreeSet<TokenKind> = kinds
+        .iter()
+        .map(|k| match k {
+            TokenKind::PersonNameYob | TokenKind::PersonNameBirthMonth => TokenKind::PersonNameDob,
+            other => *other,
+        })
+        .collect();
+    if kinds.contains(&TokenKind::PersonNameBirthMonth) && attributes.len() == 1 && !strong {
+        MatchStrength::Partial
+    } else if strong || attributes.len() >= 2 {
         MatchStrength::Strong
     } else if kinds.contains(&TokenKind::PersonNameYob) {
         MatchStrength::Weak
@@ -55,6 +67,22 @@ impl VetQuery {
         }
         ctx.update(&(self.case_reference.len() as u32).to_be_bytes());
         ctx.update(self.case_reference.as_bytes());
+        // Appended only when present, so requests without linked subjects keep the
+        // fingerprints remembered before linked subjects existed.
+        if !self.linked.is_empty() {
+            ctx.update(b"\0linked");
+            ctx.update(&(self.linked.len() as u32).to_be_bytes());
+            for l in &self.linked {
+                ctx.update(&(l.label.len() as u32).to_be_bytes());
+                ctx.update(l.label.as_bytes());
+                ctx.update(&(l.relation as i32).to_be_bytes());
+                ctx.update(&(l.tokens.len() as u32).to_be_bytes());
+                for t in &l.tokens {
+                    ctx.update(&[token_kind_byte(t.kind)]);
+                    ctx.update(&t.digest);
+                }
+            }
+        }
         ctx.finish().as_ref().to_vec()
     }
 }
@@ -65,8 +93,9 @@ fn party_scope(party: &str) -> String {
 }
 
 impl Gateway {
-    /// Vets one subject for `party`. `draft` is the call's audit entry (actor, method, request
-    /// fields); on success it is completed and committed with the remembered answer.
+    /// Vets one subject, and its linked subjects, for `party`. `draft` is the call's audit entry
+    /// (actor, method, request fields); on success it is completed and committed with the
+    /// remembered answer.
     pub async fn vet(
         &self,
         party: &Identity,
@@ -90,38 +119,31 @@ impl Gateway {
         }
 
         let now = crate::audit::now();
-        let (grade, matched) = self.matches(&party.org, &q, &now)?;
-        let owners: Vec<String> = matched.iter().map(|(_, owner)| owner.clone()).collect();
-        let matches: Vec<AdvisoryMatch> = matched.into_iter().map(|(m, _)| m).collect();
+        let found = self.matches(&party.org, &q, &now)?;
+        let owners: Vec<String> = found.matches.iter().map(|(_, o)| o.clone()).collect();
+        let matches: Vec<AdvisoryMatch> = found.matches.into_iter().map(|(m, _)| m).collect();
         let mut entry = draft.clone();
-        entry.grade = grade as i32;
+        entry.grade = found.grade as i32;
         entry.advisory_ids = matches
             .iter()
             .filter_map(|m| m.advisory.as_ref().map(|a| a.advisory_id.clone()))
             .collect();
         let mut response = VetResponse {
             request_id: q.request_id.clone(),
-            grade: grade as i32,
+            grade: found.grade as i32,
             matches,
             audit_index: 0,
             decided_at: None,
             error: None,
+            subject_grade: found.subject_grade as i32,
         };
         let remembered = response.clone();
         let request_id = q.request_id.clone();
         let party_id = party.org.clone();
         let subject_kind = subject_kind_i32(q.subject_kind);
         let key_id = q.key_id.clone();
-        let tokens: Vec<[u8; 33]> = q
-            .tokens
-            .iter()
-            .map(|t| {
-                let mut b = [0u8; 33];
-                b[0] = token_kind_byte(t.kind);
-                b[1..].copy_from_slice(&t.digest);
-                b
-            })
-            .collect();
+        let case_reference = q.case_reference.clone();
+        let watched = watched_tokens(&q);
         let any_hit = !owners.is_empty();
         let committed = self
             .log
@@ -129,18 +151,21 @@ impl Gateway {
                 entry,
                 Box::new(move |index, at| {
                     let mut changes = Changes::new();
-                    // Remember the request so later changes to matching advisories notify
-                    // the party, and tell each matched advisory's unit about the hit.
-                    let watch = WatchRecord {
-                        subject_kind,
-                        vetted_at: at.seconds,
-                    };
-                    for t in &tokens {
-                        changes.watch(&key_id, t, &party_id, &request_id, &watch);
+                    // Remember the request (subject and linked subjects) so later changes to
+                    // matching advisories notify the party, and tell each matched advisory's
+                    // unit about the hit.
+                    for (t, via) in watched {
+                        let watch = WatchRecord {
+                            subject_kind,
+                            vetted_at: at.seconds,
+                            case_reference: case_reference.clone(),
+                            via,
+                        };
+                        changes.watch(&key_id, &t, &party_id, &request_id, &watch);
                     }
                     for (i, (m, owner)) in remembered.matches.iter().zip(&owners).enumerate() {
                         let Some(a) = &m.advisory else { continue };
-                        let h = super::monitor::hit(
+                        let mut h = super::monitor::hit(
                             cursor(index, i),
                             &a.advisory_id,
                             a.version,
@@ -150,6 +175,8 @@ impl Gateway {
                             *at,
                             index,
                         );
+                        // The relation only: the party's label never reaches officials.
+                        h.relation = m.relation;
                         changes.hit(owner, h.cursor, h.encode_to_vec());
                     }
                     let mut r = remembered;
@@ -184,10 +211,14 @@ impl Gateway {
                 "request_id: already used by this party with different content".into(),
             ));
         }
-        let original = VetResponse::decode(previous.response.as_slice()).map_err(|e| {
+        let mut original = VetResponse::decode(previous.response.as_slice()).map_err(|e| {
             tracing::error!(error = %e, "remembered vetting answer does not decode");
             Error::Unavailable("storage unavailable; nothing was disclosed or changed".into())
         })?;
+        if original.subject_grade == RiskGrade::Unspecified as i32 {
+            // Remembered before linked subjects existed: every match was on the subject.
+            original.subject_grade = original.grade;
+        }
         let mut entry = draft.clone();
         entry.grade = original.grade;
         entry.detail = format!("repeat of audit entry {}", original.audit_index);
@@ -200,41 +231,41 @@ impl Gateway {
         Ok(original)
     }
 
-    /// Every advisory `party` may see that matches the query now, highest grade first.
-    fn matches(
-        &self,
-        party: &str,
-        q: &VetQuery,
-        now: &Timestamp,
-    ) -> Result<(RiskGrade, Vec<(AdvisoryMatch, String)>), Error> {
-        let mut found: BTreeMap<String, BTreeSet<TokenKind>> = BTreeMap::new();
-        for t in &q.tokens {
-            for id in
-                self.store
-                    .advisory_ids_for_token(&q.key_id, token_kind_byte(t.kind), &t.digest)?
-            {
-                found.entry(id).or_default().insert(t.kind);
-            }
-        }
+    /// Every advisory `party` may see that matches the subject or a linked subject now, once
+    /// per path (subject, or each linked subject's label), highest grade first.
+    fn matches(&self, party: &str, q: &VetQuery, now: &Timestamp) -> Result<Found, Error> {
         let kind = subject_kind_i32(q.subject_kind);
         let mut matches = Vec::new();
-        for (id, kinds) in found {
-            let Some(v) = self.store.latest_advisory(&id)? else {
-                continue;
-            };
-            if state_at(&v, now) != AdvisoryState::Active || !visible_to(&v, party, kind) {
-                continue;
+        for (path, (via, relation, tokens)) in paths(q).into_iter().enumerate() {
+            let mut found: BTreeMap<String, BTreeSet<TokenKind>> = BTreeMap::new();
+            for t in tokens {
+                for id in self.store.advisory_ids_for_token(
+                    &q.key_id,
+                    token_kind_byte(t.kind),
+                    &t.digest,
+                )? {
+                    found.entry(id).or_default().insert(t.kind);
+                }
             }
-            matches.push((
-                AdvisoryMatch {
+            for (id, kinds) in found {
+                let Some(v) = self.store.latest_advisory(&id)? else {
+                    continue;
+                };
+                // A linked subject counts as the request's subject kind (api.md).
+                if state_at(&v, now) != AdvisoryState::Active || !visible_to(&v, party, kind) {
+                    continue;
+                }
+                let m = AdvisoryMatch {
                     advisory: Some(party_view(&v, now)),
                     matched_on: kinds.iter().map(|k| *k as i32).collect(),
                     strength: strength(&kinds) as i32,
-                },
-                v.owner_org,
-            ));
+                    via: via.to_owned(),
+                    relation: relation as i32,
+                };
+                matches.push((path, m, v.owner_org));
+            }
         }
-        matches.sort_by(|(a, _), (b, _)| {
+        matches.sort_by(|(pa, a, _), (pb, b, _)| {
             let key = |m: &AdvisoryMatch| {
                 m.advisory
                     .as_ref()
@@ -243,15 +274,75 @@ impl Gateway {
             };
             let (ga, ia) = key(a);
             let (gb, ib) = key(b);
-            gb.cmp(&ga).then(ia.cmp(&ib))
+            gb.cmp(&ga).then(ia.cmp(&ib)).then(pa.cmp(pb))
         });
-        let grade = matches
-            .first()
-            .and_then(|(m, _)| m.advisory.as_ref())
-            .and_then(|a| RiskGrade::try_from(a.grade).ok())
-            .unwrap_or(RiskGrade::NoTrace);
-        Ok((grade, matches))
+        let highest = |on_subject: bool| {
+            matches
+                .iter()
+                .filter(|(path, _, _)| !on_subject || *path == 0)
+                .filter_map(|(_, m, _)| m.advisory.as_ref())
+                .filter_map(|a| RiskGrade::try_from(a.grade).ok())
+                .max_by_key(|g| *g as i32)
+                .unwrap_or(RiskGrade::NoTrace)
+        };
+        Ok(Found {
+            grade: highest(false),
+            subject_grade: highest(true),
+            matches: matches
+                .into_iter()
+                .map(|(_, m, owner)| (m, owner))
+                .collect(),
+        })
     }
+}
+
+/// What [`Gateway::matches`] found.
+struct Found {
+    /// Highest grade over every path; NO_TRACE if nothing matched.
+    grade: RiskGrade,
+    /// Highest grade over matches on the subject itself.
+    subject_grade: RiskGrade,
+    /// Each match with the official unit owning its advisory, highest grade first.
+    matches: Vec<(AdvisoryMatch, String)>,
+}
+
+/// The request's paths in order: the subject (via `""`, no relation), then each linked subject.
+fn paths(q: &VetQuery) -> Vec<(&str, Relation, &[Token])> {
+    std::iter::once(("", Relation::Unspecified, q.tokens.as_slice()))
+        .chain(
+            q.linked
+                .iter()
+                .map(|l| (l.label.as_str(), l.relation, l.tokens.as_slice())),
+        )
+        .collect()
+}
+
+/// Each distinct token of the request (kind byte and digest) with the paths that carry it, as
+/// [`WatchRecord::via`] stores them: a token only on the subject keeps the empty list records
+/// had before linked subjects existed.
+fn watched_tokens(q: &VetQuery) -> Vec<([u8; 33], Vec<String>)> {
+    let mut by_token: BTreeMap<[u8; 33], Vec<String>> = BTreeMap::new();
+    for (via, _, tokens) in paths(q) {
+        for t in tokens {
+            let mut b = [0u8; 33];
+            b[0] = token_kind_byte(t.kind);
+            b[1..].copy_from_slice(&t.digest);
+            let list = by_token.entry(b).or_default();
+            if !list.iter().any(|v| v == via) {
+                list.push(via.to_owned());
+            }
+        }
+    }
+    by_token
+        .into_iter()
+        .map(|(t, via)| {
+            if via.len() == 1 && via[0].is_empty() {
+                (t, Vec::new())
+            } else {
+                (t, via)
+            }
+        })
+        .collect()
 }
 
 fn shard(scope: &str, request_id: &str, shards: usize) -> usize {
@@ -292,6 +383,28 @@ mod tests {
         assert_eq!(strength(&set(&[PersonNameYob])), MatchStrength::Weak);
         assert_eq!(
             strength(&set(&[PersonNameYob, PersonNamePostcode])),
+            MatchStrength::Strong
+        );
+        // Name and a date at any precision are one attribute: a year and month is PARTIAL,
+        // with or without the year token.
+        assert_eq!(
+            strength(&set(&[PersonNameBirthMonth])),
+            MatchStrength::Partial
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameYob, PersonNameBirthMonth])),
+            MatchStrength::Partial
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameBirthMonth, CompanyNumber])),
+            MatchStrength::Strong
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameBirthMonth, PersonNamePostcode])),
+            MatchStrength::Strong
+        );
+        assert_eq!(
+            strength(&set(&[PersonNameDob, PersonNameYob, PersonNameBirthMonth])),
             MatchStrength::Strong
         );
     }

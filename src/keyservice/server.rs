@@ -102,7 +102,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("listen: {e}")))?;
-    let acceptor = Acceptor::new(tls, config.handshake_timeout, &config.trust_domain);
+    let acceptor = Acceptor::new(
+        tls,
+        config.handshake_timeout,
+        &config.trust_domain,
+        config.transport,
+    );
     let incoming = acceptor.clone().incoming(listener);
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -113,22 +118,25 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .set_serving::<AuditServiceServer<Auditing>>()
         .await;
 
+    let limit = crate::service::MAX_MESSAGE_BYTES;
     let router = tonic::transport::Server::builder()
         .max_connection_age(config.max_connection_age)
+        .max_concurrent_streams(config.transport.max_concurrent_streams)
         .layer(AuthLayer::new(policy.clone(), log.clone(), limiter.clone()))
         .add_service(health)
-        .add_service(KeyServiceServer::new(KeyServing::new(
-            Arc::new(keys),
-            policy.clone(),
-            log.clone(),
-            limiter.clone(),
-        )))
-        .add_service(AuditServiceServer::new(Auditing::new(
-            log,
-            store.clone(),
-            checkpoints,
-            stopping,
-        )));
+        .add_service(
+            KeyServiceServer::new(KeyServing::new(
+                Arc::new(keys),
+                policy.clone(),
+                log.clone(),
+                limiter.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AuditServiceServer::new(Auditing::new(log, store.clone(), checkpoints, stopping))
+                .max_decoding_message_size(limit),
+        );
 
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -168,7 +176,7 @@ impl Running {
     }
 
     /// Applies a new configuration without dropping calls: server certificate, CRL,
-    /// accredited parties and quotas. Everything else (keys included) needs a restart; a
+    /// accredited parties, quotas and transport limits (for new connections). Everything else (keys included) needs a restart; a
     /// change to it is refused. On any error nothing is replaced.
     pub fn reload(&self, config: &Config) -> Result<(), Error> {
         let fixed = &self.fixed;
@@ -185,6 +193,10 @@ impl Running {
                 "matching_key_ids",
                 fixed.matching_key_ids != config.matching_key_ids,
             ),
+            (
+                "transport.max_concurrent_streams",
+                fixed.transport.max_concurrent_streams != config.transport.max_concurrent_streams,
+            ),
         ];
         if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
             return Err(Error::Config(format!(
@@ -194,6 +206,7 @@ impl Running {
         crate::server::check_ca(config)?;
         let tls = crate::tls::server_config(&config.tls)?;
         self.acceptor.replace(tls);
+        self.acceptor.replace_limits(config.transport);
         self.policy.store(Arc::new(Policy {
             accredited_parties: config.accredited_parties.clone(),
         }));

@@ -103,7 +103,7 @@ impl AdvisoryService for Advisories {
         let mut entry = ctx.draft();
         entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
         let result = match crate::domain::get_request(msg) {
-            Ok(id) => self.gateway.advisory(&id, &entry).await,
+            Ok((id, version)) => self.gateway.advisory(&id, version, &entry).await,
             Err(e) => Err(e),
         };
         self.finish(&ctx, entry, result).await

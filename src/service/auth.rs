@@ -7,7 +7,12 @@
 //! - An allowed call gets a [`CallContext`]. If the handler audits the call itself it says so;
 //!   otherwise (request bytes that do not decode, an unknown method, reflection) this layer
 //!   records an entry with the code the call was answered with before releasing the answer.
+//! - A caller whose certificate has expired since the handshake (or is not yet valid) is
+//!   answered `UNAUTHENTICATED` on every call, audited: the validity period is re-checked at
+//!   each call, not only at the handshake.
 //! - Health checks are not recorded (audit-log.md).
+//! - Each call counts as activity on its connection until its response body ends, so the
+//!   transport's idle timeout never closes a connection with a call (or a watch) in progress.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +30,7 @@ use super::CallContext;
 use crate::audit::AuditLog;
 use crate::identity::{PeerIdentity, Policy, Surface};
 use crate::limits::{Class, Limiter};
+use crate::transport::{CallGuard, Connection};
 
 /// The tower layer; see the module docs.
 #[derive(Clone)]
@@ -132,9 +138,7 @@ fn client_caused(code: i32, message: &str) -> Option<Status> {
         Code::Internal | Code::Unknown => Some(Status::invalid_argument(format!(
             "request: malformed gRPC message ({message})"
         ))),
-        Code::OutOfRange => Some(Status::resource_exhausted(format!(
-            "request: too large ({message})"
-        ))),
+        Code::OutOfRange => Some(super::too_large(message)),
         _ => None,
     }
 }
@@ -164,7 +168,9 @@ where
             limiter: self.limiter.clone(),
         };
         let method = req.uri().path().to_owned();
-        let peer = req.extensions().get::<Arc<PeerIdentity>>().cloned();
+        let connection = req.extensions().get::<Connection>().cloned();
+        let call = connection.as_ref().map(|c| c.activity.begin());
+        let peer = connection.map(|c| c.peer);
         let (role, org) = match peer.as_ref().map(|p| &p.identity) {
             Some(Ok(id)) => (id.role.as_str(), id.org.clone()),
             _ => ("", String::new()),
@@ -188,10 +194,39 @@ where
                 span.record("code", code);
                 span.record("latency_us", latency.as_micros() as u64);
                 tracing::debug!("answered");
-                Ok(resp)
+                Ok(match call {
+                    Some(call) => resp.map(|body| Body::new(Counted { body, _call: call })),
+                    None => resp,
+                })
             }
             .instrument(span),
         )
+    }
+}
+
+/// A response body that holds its call's activity on the connection until it ends.
+struct Counted {
+    body: Body,
+    _call: CallGuard,
+}
+
+impl http_body::Body for Counted {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -238,6 +273,14 @@ impl Gate {
                 "no verified client certificate",
             )));
         };
+        let now = crate::audit::now().seconds;
+        if let Some(invalid) = peer.invalid_at(now) {
+            tracing::info!(serial = %peer.cert_serial, "call refused: certificate not valid now");
+            return Ok(self
+                .refuse(&peer, &method, Status::unauthenticated(invalid))
+                .await);
+        }
+        req.extensions_mut().insert(peer.clone());
         if let Err(denied) = self.policy.load().authorize(&peer, surface) {
             tracing::info!(serial = %peer.cert_serial, "call denied");
             return Ok(self

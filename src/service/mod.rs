@@ -9,6 +9,7 @@ pub mod advisory;
 pub mod audit;
 pub mod auth;
 pub mod codec;
+pub mod receipt;
 pub mod vetting;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,7 +200,46 @@ pub(crate) async fn record_open(
         .map_err(|e| Error::from(e).into())
 }
 
+/// The largest request message accepted, in bytes (tonic's default, set explicitly on every
+/// service so that the answer to a larger message can name it).
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The answer to a request message over [`MAX_MESSAGE_BYTES`], on unary calls and streams
+/// alike, from tonic's `OUT_OF_RANGE` rejection text (whose size it keeps when it can read it).
+pub(crate) fn too_large(tonic_message: &str) -> Status {
+    let found = tonic_message
+        .split("found ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    let size = found.map(|n| format!(" of {n} bytes")).unwrap_or_default();
+    Status::resource_exhausted(format!(
+        "request: message{size} exceeds the limit of {MAX_MESSAGE_BYTES} bytes"
+    ))
+}
+
 /// Keeps at most `max` characters of a client-supplied string for the audit record.
 pub(crate) fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_messages_name_the_limit() {
+        let s = too_large(
+            "Error, decoded message length too large: found 5242893 bytes, the limit is: 4194304 bytes",
+        );
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        assert_eq!(
+            s.message(),
+            "request: message of 5242893 bytes exceeds the limit of 4194304 bytes"
+        );
+        assert_eq!(
+            too_large("something else").message(),
+            "request: message exceeds the limit of 4194304 bytes"
+        );
+    }
 }

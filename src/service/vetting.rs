@@ -10,12 +10,14 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{clip, fail, feed_stream, record_open, CallContext};
+use crate::audit::receipts::Receipts;
 use crate::domain::{Error, Gateway, VetQuery};
 use crate::identity::Identity;
 use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
 use crate::proto::v1::{
-    ItemError, Notice, NoticeKind, VetRequest, VetResponse, WatchNoticesRequest,
+    AuditLinked, GetReceiptRequest, ItemError, LinkedSubject, Notice, NoticeKind, Receipt,
+    VetRequest, VetResponse, WatchNoticesRequest,
 };
 
 /// The vetting service.
@@ -23,17 +25,27 @@ use crate::proto::v1::{
 pub struct Vetting {
     gateway: Arc<Gateway>,
     limiter: Arc<Limiter>,
+    receipts: Receipts,
 }
 
 impl Vetting {
-    /// The service over `gateway`; VetBatch items are charged to `limiter` one by one.
-    pub fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>) -> Self {
-        Vetting { gateway, limiter }
+    /// The service over `gateway`; VetBatch items and receipts are charged to `limiter` one by
+    /// one; `receipts` proves the party's own answers.
+    pub fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>, receipts: Receipts) -> Self {
+        Vetting {
+            gateway,
+            limiter,
+            receipts,
+        }
     }
 }
 
 /// The most tokens of a request copied into its audit entry when the request is rejected.
 const AUDITED_TOKENS: usize = 64;
+
+/// The most linked subjects of a request copied into its audit entry (one more than a valid
+/// request may carry, so a rejected "too many" shows).
+const AUDITED_LINKED: usize = crate::domain::MAX_LINKED + 1;
 
 /// How many VetBatch items may be in flight (read but not yet answered) at once: the bound on
 /// a batch's memory whatever the client sends. Flow control pushes back on the client beyond.
@@ -50,6 +62,7 @@ async fn vet_one(
     entry.request_id = clip(&msg.request_id, 64);
     entry.subject_kind = msg.subject_kind;
     entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
+    entry.linked = audited_linked(&msg.linked);
     let result = match VetQuery::try_from(msg) {
         Ok(q) => gateway.vet(party, q, &entry).await,
         Err(e) => Err(e),
@@ -58,6 +71,26 @@ async fn vet_one(
         Ok(r) => Ok(r),
         Err(e) => Err(fail(gateway.log(), ctx, entry, e).await),
     }
+}
+
+/// The linked subjects of a request as its audit entry records them: relation and tokens (the
+/// party's labels are not recorded), bounded whatever was sent: at most [`AUDITED_LINKED`]
+/// subjects of at most one token more than a valid one carries, so an entry stays small (about
+/// 20 KiB at worst) and a refused "too many" still shows.
+fn audited_linked(linked: &[LinkedSubject]) -> Vec<AuditLinked> {
+    linked
+        .iter()
+        .take(AUDITED_LINKED)
+        .map(|l| AuditLinked {
+            relation: l.relation,
+            tokens: l
+                .tokens
+                .iter()
+                .take(crate::domain::MAX_VET_TOKENS + 1)
+                .cloned()
+                .collect(),
+        })
+        .collect()
 }
 
 /// Reads batch items and starts each one's vetting; the bounded `pending` channel holds at
@@ -78,14 +111,17 @@ async fn read_items(
                 // The stream itself is broken (undecodable frame, reset): record it and end
                 // the batch with that status after the items already read are answered.
                 let mut entry = ctx.draft();
-                let code = match status.code() {
-                    tonic::Code::Internal | tonic::Code::Unknown => tonic::Code::InvalidArgument,
-                    c => c,
+                let status = match status.code() {
+                    tonic::Code::Internal | tonic::Code::Unknown => {
+                        Status::invalid_argument(status.message().to_owned())
+                    }
+                    tonic::Code::OutOfRange => super::too_large(status.message()),
+                    _ => status,
                 };
-                entry.code = code as i32;
+                entry.code = status.code() as i32;
                 entry.detail = clip(status.message(), 200);
                 let answer = match gateway.log().record(entry).await {
-                    Ok(_) => Status::new(code, status.message().to_owned()),
+                    Ok(_) => status,
                     Err(e) => Error::from(e).into(),
                 };
                 let _ = pending.send(tokio::spawn(async move { Err(answer) })).await;
@@ -176,6 +212,25 @@ impl VettingService for Vetting {
         ));
         tokio::spawn(answer_in_order(pending_rx, answers_tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(answers_rx))))
+    }
+
+    /// A receipt for one of the party's own answers (see [`super::receipt`]).
+    async fn get_receipt(
+        &self,
+        req: Request<GetReceiptRequest>,
+    ) -> Result<Response<Receipt>, Status> {
+        let ctx = CallContext::of(&req)?;
+        let party = ctx.identity()?.org.clone();
+        super::receipt::get(
+            &self.receipts,
+            &self.limiter,
+            self.gateway.log(),
+            &ctx,
+            &party,
+            req.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     type WatchNoticesStream = Pin<Box<dyn Stream<Item = Result<Notice, Status>> + Send>>;

@@ -505,6 +505,19 @@ impl Store {
         self.feed(PARTY_NOTICE, party, after, limit)
     }
 
+    /// The largest notice cursor stored for `party` (0 if none).
+    pub fn last_notice_cursor(&self, party: &str) -> Result<u64, StoreError> {
+        let start = feed_key(PARTY_NOTICE, party, 0);
+        let end = feed_key(PARTY_NOTICE, party, u64::MAX);
+        match self.db.range(start..=end).next_back() {
+            Some(item) => {
+                let (key, _) = item?;
+                be_u64(&key, &key[key.len() - 8..])
+            }
+            None => Ok(0),
+        }
+    }
+
     /// Up to `limit` encoded hits of official `unit` with cursors above `after`, in order.
     pub fn hits(
         &self,

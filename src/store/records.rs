@@ -83,4 +83,22 @@ pub struct WatchRecord {
     /// When the request was vetted (seconds since the epoch); watched for the retention period.
     #[prost(int64, tag = "2")]
     pub vetted_at: i64,
+    /// The request's case reference, copied into its notices.
+    #[prost(string, tag = "3")]
+    pub case_reference: String,
+    /// Which paths of the request carry the token: `""` for the subject itself, else a linked
+    /// subject's label. Empty (as in records written before linked subjects) means the subject.
+    #[prost(string, repeated, tag = "4")]
+    pub via: Vec<String>,
+}
+
+impl WatchRecord {
+    /// The paths the token was vetted on (`""` = the subject itself).
+    pub fn paths(&self) -> Vec<String> {
+        if self.via.is_empty() {
+            vec![String::new()]
+        } else {
+            self.via.clone()
+        }
+    }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod raw_tls;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -139,6 +140,7 @@ pub fn vet_request(id: &str, tokens: Vec<MatchToken>) -> VetRequest {
         key_id: "dev-1".into(),
         tokens,
         case_reference: "CASE-1".into(),
+        linked: vec![],
     }
 }
 
@@ -155,5 +157,18 @@ pub fn publish_request(id: &str, tokens: Vec<MatchToken>, grade: RiskGrade) -> P
         audience: vec![],
         valid_until: None,
         internal_reference: "OP-TEST".into(),
+    }
+}
+
+/// A linked subject of a vetting request.
+pub fn linked(
+    label: &str,
+    relation: portcullis::proto::v1::Relation,
+    tokens: Vec<MatchToken>,
+) -> portcullis::proto::v1::LinkedSubject {
+    portcullis::proto::v1::LinkedSubject {
+        label: label.into(),
+        relation: relation as i32,
+        tokens,
     }
 }

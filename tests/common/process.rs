@@ -25,11 +25,19 @@ impl ServerProcess {
     /// Starts `serve --dev --listen 127.0.0.1:0 --data <data> [extra…]` and waits (at most
     /// 30 s) for the logged address. The log keeps being drained so the server never blocks.
     pub fn start(data: &Path, extra: &[&str]) -> ServerProcess {
+        let data = data.to_string_lossy();
+        let mut args = vec!["--dev", "--listen", "127.0.0.1:0", "--data", &data];
+        args.extend_from_slice(extra);
+        Self::serve(&args)
+    }
+
+    /// Starts `serve <args…>` (which must log a free port's address, e.g. with `--listen
+    /// 127.0.0.1:0`) and waits for the logged address, as [`ServerProcess::start`].
+    pub fn serve(args: &[&str]) -> ServerProcess {
         let mut child = Command::new(BIN)
             .current_dir(repo())
-            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra)
+            .arg("serve")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -57,6 +65,16 @@ impl ServerProcess {
     /// `https://localhost:<port>`.
     pub fn server(&self) -> String {
         format!("https://localhost:{}", self.port)
+    }
+
+    /// Sends the signal `name` (`HUP`, `INT`, …) to the server.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     /// SIGTERM, then wait (at most 20 s) for the exit status.

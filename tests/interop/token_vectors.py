@@ -25,7 +25,8 @@ import unicodedata
 SPEC = "portcullis-tokens-v1"
 DIGEST_PREFIX = "portcullis:v1:"
 
-# (proto enum name, label), in proto enum order (PERSON_NAME_DOB = 1 ... EMAIL = 8).
+# (proto enum name, label), in proto enum order (PERSON_NAME_DOB = 1 ... EMAIL = 8,
+# PERSON_NAME_BIRTH_MONTH = 9).
 KINDS = [
     ("PERSON_NAME_DOB", "person-name-dob"),
     ("PERSON_NAME_YOB", "person-name-yob"),
@@ -35,6 +36,7 @@ KINDS = [
     ("ORGANISATION_NAME", "organisation-name"),
     ("CRYPTO_WALLET", "crypto-wallet"),
     ("EMAIL", "email"),
+    ("PERSON_NAME_BIRTH_MONTH", "person-name-birth-month"),
 ]
 LABELS = dict(KINDS)
 
@@ -72,6 +74,7 @@ POSTCODE_RE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}")
 ISO_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 UK_DATE_RE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 YEAR_RE = re.compile(r"[0-9]{4}")
+YEAR_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
 ALPHA3_RE = re.compile(r"[A-Z]{3}")
 ALPHA2_RE = re.compile(r"[A-Z]{2}")
 COMPANY_DIGITS_RE = re.compile(r"[0-9]{1,8}")
@@ -203,6 +206,22 @@ def canonical_year(text: str, today: datetime.date | None = None) -> str:
     return s
 
 
+def canonical_year_month(text: str, today: datetime.date | None = None) -> str:
+    today = today or today_utc()
+    s = trim(text)
+    m = YEAR_MONTH_RE.fullmatch(s)
+    if not m:
+        raise TokenError("dob", "not a year and month of the form YYYY-MM")
+    year, month = int(m[1]), int(m[2])
+    if year < MIN_YEAR:
+        raise TokenError("dob", "year is before 1900")
+    if not 1 <= month <= 12:
+        raise TokenError("dob", "not a real month")
+    if (year, month) > (today.year, today.month):
+        raise TokenError("dob", "month is in the future")
+    return s
+
+
 def canonical_travel_document(text: str) -> str:
     if ":" not in text:
         raise TokenError("passport", "expected COUNTRY:NUMBER")
@@ -308,6 +327,7 @@ def derive(key: bytes, fields: dict, today: datetime.date | None = None) -> list
     # 1. Each given field on its own, in FIELDS order.
     canon: dict[str, str] = {}
     year_only = False
+    month_only = False
     for field in FIELDS:
         if field not in given:
             continue
@@ -318,6 +338,9 @@ def derive(key: bytes, fields: dict, today: datetime.date | None = None) -> list
             if YEAR_RE.fullmatch(trim(value)):
                 canon[field] = canonical_year(value, today)
                 year_only = True
+            elif YEAR_MONTH_RE.fullmatch(trim(value)):
+                canon[field] = canonical_year_month(value, today)
+                month_only = True
             else:
                 canon[field] = canonical_date(value, today)
         elif field == "postcode":
@@ -349,7 +372,7 @@ def derive(key: bytes, fields: dict, today: datetime.date | None = None) -> list
 
     # 3. The tokens, in kind order.
     out: list[tuple[str, str]] = []
-    if "name" in canon and "dob" in canon:
+    if "name" in canon and "dob" in canon and not month_only:
         if not year_only:
             out.append(("PERSON_NAME_DOB", canon["name"] + "|" + canon["dob"]))
         out.append(("PERSON_NAME_YOB", canon["name"] + "|" + canon["dob"][:4]))
@@ -365,6 +388,8 @@ def derive(key: bytes, fields: dict, today: datetime.date | None = None) -> list
         out.append(("CRYPTO_WALLET", canon["wallet"]))
     if "email" in canon:
         out.append(("EMAIL", canon["email"]))
+    if "name" in canon and "dob" in canon and not year_only:
+        out.append(("PERSON_NAME_BIRTH_MONTH", canon["name"] + "|" + canon["dob"][:7]))
     return [
         {
             "kind": kind,
@@ -446,6 +471,18 @@ CASES: list[tuple[str, str, dict]] = [
      {"name": "Ada Lovelace", "dob": "29/02/2000"}),
     ("dob-year-only", "a year of birth alone gives only PERSON_NAME_YOB",
      {"name": "Ada Lovelace", "dob": "1915"}),
+    ("dob-year-month", "a year and month (the PSC register's precision) give only PERSON_NAME_BIRTH_MONTH",
+     {"name": "Ada Lovelace", "dob": "1915-12"}),
+    ("dob-year-month-psc-name", "a PSC controller: name elements joined, year and month of birth",
+     {"name": "Mr Viktor Andreyevich Petrov", "dob": " 1966-03 "}),
+    ("dob-year-month-non-latin", "a year and month with a name in Cyrillic",
+     {"name": "Виктор Петров", "dob": "1966-03"}),
+    ("reject-dob-year-month-13", "month 13 is not a real month",
+     {"name": "Ada Lovelace", "dob": "1915-13"}),
+    ("reject-dob-year-month-future", "a year and month in the future",
+     {"name": "Ada Lovelace", "dob": "2999-01"}),
+    ("reject-dob-year-month-1899", "a year and month before 1900",
+     {"name": "Ada Lovelace", "dob": "1899-12"}),
     ("dob-first-allowed", "1900-01-01 is the earliest date accepted",
      {"name": "Ada Lovelace", "dob": "1900-01-01"}),
     # --- postcodes ---------------------------------------------------------------------------

@@ -111,6 +111,19 @@ fn every_v2_vector_recomputes() {
     let stored: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert!(computed["cases"].as_array().unwrap().len() >= 90);
     assert_eq!(stored, computed);
+    let kinds: std::collections::BTreeSet<&str> = stored["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    for kind in TokenKind::ALL {
+        assert!(
+            kinds.contains(kind.name()),
+            "no v2 vector of {}",
+            kind.name()
+        );
+    }
 }
 
 #[test]

@@ -77,10 +77,14 @@ enum Command {
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_) | Command::Keyservice(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Keyservice(_) | Command::Bench(_)
+    ) {
         // A client command whose output pipe closes (`portcullis audit replay | head`) ends
         // quietly, as Unix tools do, instead of panicking in `println!`. The gateway and the
-        // key service keep ignoring SIGPIPE: a closed connection must never end them. (Sockets are written with
+        // key service keep ignoring SIGPIPE: a closed connection must never end them. So does
+        // `bench`, which drives its own gateway and key service and was seen ended by SIGPIPE. (Sockets are written with
         // MSG_NOSIGNAL, and a gateway that `bench` starts is its own process, which ignores
         // SIGPIPE again when it starts.)
         sigpipe::reset();

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    const FILES: [&str; 4] = [
+    const FILES: [&str; 5] = [
         "portcullis/v1/common.proto",
         "portcullis/v1/vetting.proto",
         "portcullis/v1/advisory.proto",
         "portcullis/v1/audit.proto",
+        "portcullis/v1/keyservice.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(FILES, ["proto"])?;

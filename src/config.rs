@@ -47,6 +47,10 @@ pub struct Config {
     pub cache_bytes: u64,
     /// Whether this is the development configuration (`serve --dev`).
     pub dev: bool,
+    /// Key-service private key files (tokens v2) this process evaluates with: only the
+    /// `portcullis keyservice` process and `serve --dev` (the development key) have any; a
+    /// gateway configuration file that names one is refused.
+    pub key_service_keys: Vec<PathBuf>,
 }
 
 /// The PEM files of the server's TLS identity and its client trust.
@@ -100,6 +104,8 @@ struct FileConfig {
     audit: FileAudit,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    key_service_keys: Vec<PathBuf>,
     #[serde(default)]
     transport: FileTransport,
 }
@@ -192,13 +198,16 @@ impl FileTransport {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct FileLimits {
+pub(crate) struct FileLimits {
     vet_per_sec: f64,
     vet_burst: f64,
     publish_per_sec: f64,
     publish_burst: f64,
     audit_per_sec: f64,
     audit_burst: f64,
+    evaluate_per_sec: f64,
+    evaluate_burst: f64,
+    evaluate_per_day: u64,
 }
 
 impl Default for FileLimits {
@@ -211,12 +220,15 @@ impl Default for FileLimits {
             publish_burst: d.publish.burst,
             audit_per_sec: d.audit.per_sec,
             audit_burst: d.audit.burst,
+            evaluate_per_sec: d.evaluate.per_sec,
+            evaluate_burst: d.evaluate.burst,
+            evaluate_per_day: d.evaluate_per_day,
         }
     }
 }
 
 impl FileLimits {
-    fn limits(&self) -> Result<crate::limits::Limits, String> {
+    pub(crate) fn limits(&self) -> Result<crate::limits::Limits, String> {
         use crate::limits::{Limits, Rate};
         let rate = |name: &str, per_sec: f64, burst: f64| {
             if !(per_sec.is_finite() && per_sec > 0.0) {
@@ -231,6 +243,12 @@ impl FileLimits {
             vet: rate("vet", self.vet_per_sec, self.vet_burst)?,
             publish: rate("publish", self.publish_per_sec, self.publish_burst)?,
             audit: rate("audit", self.audit_per_sec, self.audit_burst)?,
+            evaluate: rate("evaluate", self.evaluate_per_sec, self.evaluate_burst)?,
+            evaluate_per_day: if self.evaluate_per_day >= 1 {
+                self.evaluate_per_day
+            } else {
+                return Err("limits.evaluate_per_day: must be at least 1".into());
+            },
         })
     }
 }
@@ -294,7 +312,13 @@ impl Config {
                 crl: certs_dir.join("crl.pem"),
             },
             accredited_parties: ["alpha", "beta"].into_iter().map(String::from).collect(),
-            matching_key_ids: std::iter::once(crate::pki::DEV_MATCHING_KEY_ID.to_owned()).collect(),
+            matching_key_ids: [
+                crate::pki::DEV_MATCHING_KEY_ID,
+                crate::pki::DEV_KEYSERVICE_KEY_ID,
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
             audit: AuditSettings {
                 origin: crate::pki::DEV_LOG_KEY_NAME.to_owned(),
                 signing_key: certs_dir.join("log-signing.pk8"),
@@ -310,6 +334,7 @@ impl Config {
             metrics_listen: None,
             cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             dev: true,
+            key_service_keys: vec![certs_dir.join(crate::pki::DEV_KEYSERVICE_KEY_FILE)],
         }
     }
 
@@ -330,8 +355,39 @@ impl Config {
         Self::from_toml(&text, base).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
-    /// Parses and validates TOML text; relative paths are resolved against `base`.
+    /// Parses and validates a gateway's TOML text; relative paths are resolved against `base`.
+    /// A gateway never holds a key-service private key: `key_service_keys` is refused.
     pub fn from_toml(text: &str, base: &Path) -> Result<Config, String> {
+        let config = Self::parse(text, base)?;
+        if !config.key_service_keys.is_empty() {
+            return Err(
+                "key_service_keys: the gateway refuses a key-service private key \
+                 (run it in its own process with `portcullis keyservice --config FILE`; only \
+                 `serve --dev` hosts the development key service)"
+                    .into(),
+            );
+        }
+        Ok(config)
+    }
+
+    /// Reads a key service's configuration file (`portcullis keyservice`): the gateway's
+    /// format, where `key_service_keys` (at least one) names the private key files it
+    /// evaluates with and `matching_key_ids` the epochs it knows of.
+    pub fn keyservice_from_file(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let config = Self::parse(&text, base)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        if config.key_service_keys.is_empty() {
+            return Err(Error::Config(format!(
+                "{}: key_service_keys: a key service needs at least one private key file",
+                path.display()
+            )));
+        }
+        Ok(config)
+    }
+
+    fn parse(text: &str, base: &Path) -> Result<Config, String> {
         let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         let FileConfig {
             listen,
@@ -347,6 +403,7 @@ impl Config {
             tls,
             audit,
             limits,
+            key_service_keys,
             transport,
         } = file;
         let limits = limits.limits()?;
@@ -437,6 +494,7 @@ impl Config {
             metrics_listen,
             cache_bytes: cache_mb * 1024 * 1024,
             dev: false,
+            key_service_keys: key_service_keys.into_iter().map(resolve).collect(),
         })
     }
 }
@@ -498,6 +556,39 @@ signing_key = "/etc/portcullis/log.pk8"
             crate::transport::TransportLimits::default(),
             "the example documents the defaults"
         );
+    }
+
+    #[test]
+    fn the_documented_key_service_example_parses_and_its_configmap_matches() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let c = Config::keyservice_from_file(&root.join("deploy/keyservice.toml")).unwrap();
+        assert_eq!(c.key_service_keys.len(), 1);
+        assert_eq!(c.limits.evaluate_per_day, 500_000);
+        // The gateway refuses the same file: it names a private key.
+        assert!(Config::from_file(&root.join("deploy/keyservice.toml")).is_err());
+        let toml = std::fs::read_to_string(root.join("deploy/keyservice.toml")).unwrap();
+        let cm =
+            std::fs::read_to_string(root.join("deploy/k8s-keyservice/configmap.yaml")).unwrap();
+        let embedded: String = cm
+            .split_once("  keyservice.toml: |\n")
+            .unwrap()
+            .1
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+            .collect();
+        assert_eq!(embedded, toml);
+    }
+
+    #[test]
+    fn a_gateway_refuses_a_key_service_private_key() {
+        let with_key = format!("key_service_keys = [\"ks.key\"]\n{GOOD}");
+        let e = Config::from_toml(&with_key, Path::new(".")).unwrap_err();
+        assert!(
+            e.starts_with("key_service_keys: the gateway refuses"),
+            "{e}"
+        );
+        let c = Config::parse(&with_key, Path::new("/etc/ks")).unwrap();
+        assert_eq!(c.key_service_keys, vec![PathBuf::from("/etc/ks/ks.key")]);
     }
 
     #[test]

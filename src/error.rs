@@ -23,6 +23,18 @@ pub enum Error {
     /// Generating the development PKI failed.
     #[error(transparent)]
     Pki(#[from] crate::pki::PkiError),
+    /// A tokens v2 key, answer or proof is unusable (the message names the key id).
+    #[error(transparent)]
+    Oprf(#[from] crate::oprf::OprfError),
+    /// The key service could not be reached or refused a call: no token was computed (there
+    /// is never a fallback to another scheme).
+    #[error("key service {url}: {reason}")]
+    KeyService {
+        /// The key service's address.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Identity fields could not be turned into tokens.
     #[error(transparent)]
     Token(#[from] crate::tokens::TokenError),

@@ -19,6 +19,7 @@
 //! - [`transport`]: accepting connections: handshake admission, timeouts and caps, refusals.
 //! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
 //! - [`tokens`]: canonical identity tokens, computed by clients (never by the server).
+//! - [`oprf`]: tokens v2, the RFC 9497 VOPRF the key service evaluates and clients finalize.
 //! - [`store`]: sled-backed advisories, token index and idempotency records.
 //! - [`audit`]: the group-commit audit log writer and its entries, the Merkle tree, signed
 //!   checkpoints, the start-up integrity check and the auditor's verifier (docs/audit.md).
@@ -27,6 +28,7 @@
 //!   domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests.
+//! - [`keyservice`]: the tokens v2 key service (its gRPC service, its own process) and its client.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.
 //! - [`pki`]: the development PKI generator, and production key material: a CA and the
@@ -41,11 +43,14 @@ pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod config;
+mod dleq;
 pub mod domain;
 pub mod error;
 pub mod identity;
+pub mod keyservice;
 pub mod limits;
 pub mod metrics;
+pub mod oprf;
 pub mod pki;
 pub mod proto;
 pub mod server;

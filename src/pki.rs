@@ -12,6 +12,9 @@
 //! | `log-signing.pk8` | Ed25519 audit-log signing key, PKCS#8 v2 DER (binary) |
 //! | `log.vkey` | C2SP signed-note verifier key for that signing key |
 //! | `matching.key` | matching key `dev-1:<64 hex>` (tokens.md) |
+//! | `keyservice.key` | key-service VOPRF private key of epoch `dev-2` (keyservice.md) |
+//! | `keyservice.pub` | its pinned public key line `dev-2:voprf-ristretto255-sha512:<base64>` |
+//! | `keyservice-log.pk8`, `keyservice-log.vkey` | the `portcullis keyservice --dev` process's own log-signing key |
 //!
 //! **Everything [`generate_dev`] produces is for development only.** The private keys are
 //! committed to a public repository; the server refuses to run with the development CA outside
@@ -59,6 +62,22 @@ pub const DEV_LOG_KEY_NAME: &str = "portcullis.dev/audit";
 
 /// Key id of the development matching key written to `matching.key` (tokens.md).
 pub const DEV_MATCHING_KEY_ID: &str = "dev-1";
+
+/// Key id (epoch) of the development key-service key (tokens v2).
+pub const DEV_KEYSERVICE_KEY_ID: &str = "dev-2";
+
+/// The development key service's private key file, in the development PKI directory.
+pub const DEV_KEYSERVICE_KEY_FILE: &str = "keyservice.key";
+
+/// The development key service's pinned public key file, in the development PKI directory.
+pub const DEV_KEYSERVICE_PUB_FILE: &str = "keyservice.pub";
+
+/// The checkpoint origin of the development key service's own audit log.
+pub const DEV_KEYSERVICE_LOG_NAME: &str = "portcullis.dev/keyservice";
+
+/// The development key service's log-signing key (its verifier key is
+/// `keyservice-log.vkey`).
+pub const DEV_KEYSERVICE_LOG_KEY_FILE: &str = "keyservice-log.pk8";
 
 /// Serial number of the development CA certificate (`ca.crt`).
 pub const CA_SERIAL: u64 = 1000;
@@ -309,6 +328,14 @@ pub fn generate_dev(out: &Path) -> Result<DevPki, PkiError> {
     let rng = SystemRandom::new();
     let log_vkey = write_log_key(&mut w, &rng)?;
     write_matching_key(&mut w, &rng)?;
+    write_keyservice_key(&mut w, DEV_KEYSERVICE_KEY_ID, "keyservice")?;
+    write_named_log_key(
+        &mut w,
+        &rng,
+        DEV_KEYSERVICE_LOG_NAME,
+        DEV_KEYSERVICE_LOG_KEY_FILE,
+        "keyservice-log.vkey",
+    )?;
 
     Ok(DevPki {
         out: out.to_path_buf(),
@@ -451,13 +478,25 @@ fn write_crl(w: &mut Writer<'_>, ca: &Issuer<'_, KeyPair>) -> Result<(), PkiErro
 
 /// Writes `log-signing.pk8` and `log.vkey`; returns the verifier key line.
 fn write_log_key(w: &mut Writer<'_>, rng: &SystemRandom) -> Result<String, PkiError> {
+    write_named_log_key(w, rng, DEV_LOG_KEY_NAME, "log-signing.pk8", "log.vkey")
+}
+
+/// Writes an Ed25519 checkpoint signing key for the log `name` to `pk8` and its verifier key
+/// to `vkey`; returns the verifier key line.
+fn write_named_log_key(
+    w: &mut Writer<'_>,
+    rng: &SystemRandom,
+    name: &str,
+    pk8: &str,
+    vkey_file: &str,
+) -> Result<String, PkiError> {
     const WHAT: &str = "log-signing key";
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(rng).map_err(|_| PkiError::Crypto { what: WHAT })?;
     let key =
         Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| PkiError::Crypto { what: WHAT })?;
-    let vkey = verifier_key(DEV_LOG_KEY_NAME, key.public_key().as_ref());
-    w.write("log-signing.pk8", pkcs8.as_ref(), true)?;
-    w.write("log.vkey", format!("{vkey}\n").as_bytes(), false)?;
+    let vkey = verifier_key(name, key.public_key().as_ref());
+    w.write(pk8, pkcs8.as_ref(), true)?;
+    w.write(vkey_file, format!("{vkey}\n").as_bytes(), false)?;
     Ok(vkey)
 }
 
@@ -472,6 +511,42 @@ fn write_matching_key(w: &mut Writer<'_>, rng: &SystemRandom) -> Result<(), PkiE
         format!("{DEV_MATCHING_KEY_ID}:{}\n", hex::encode(key)).as_bytes(),
         true,
     )
+}
+
+/// Writes a key-service VOPRF key pair: `<stem>.key` (private, mode 0600) and `<stem>.pub`
+/// (the pinned public key line clients read). Returns the public line.
+fn write_keyservice_key(w: &mut Writer<'_>, key_id: &str, stem: &str) -> Result<String, PkiError> {
+    let key = crate::oprf::ServerKey::generate(key_id).map_err(|_| PkiError::Crypto {
+        what: "key-service key",
+    })?;
+    let public = key.public_key().to_line();
+    w.write(
+        &format!("{stem}.key"),
+        format!("{}\n", key.to_line()).as_bytes(),
+        true,
+    )?;
+    w.write(
+        &format!("{stem}.pub"),
+        format!("{public}\n").as_bytes(),
+        false,
+    )?;
+    Ok(public)
+}
+
+/// Generates a key-service key pair for epoch `key_id` as `<out>/<stem>.key` and
+/// `<out>/<stem>.pub` (`portcullis certs keyservice-key`); returns the files and the public line.
+pub fn generate_keyservice_key(
+    out: &Path,
+    key_id: &str,
+    stem: &str,
+) -> Result<(Vec<PathBuf>, String), PkiError> {
+    let mut w = Writer {
+        out,
+        files: Vec::new(),
+    };
+    w.mkdir(Path::new(""))?;
+    let public = write_keyservice_key(&mut w, key_id, stem)?;
+    Ok((w.files, public))
 }
 
 /// C2SP signed-note verifier key text `<name>+<8 hex key id>+<base64(0x01 || public key)>`
@@ -668,6 +743,10 @@ mod tests {
             "log-signing.pk8",
             "log.vkey",
             "matching.key",
+            "keyservice.key",
+            "keyservice.pub",
+            "keyservice-log.pk8",
+            "keyservice-log.vkey",
         ]
         .iter()
         .map(|n| f.out.join(n))
@@ -691,6 +770,12 @@ mod tests {
             .filter(|p| p.extension() == Some("key".as_ref()))
         {
             if p.ends_with("matching.key") {
+                continue;
+            }
+            if p.ends_with("keyservice.key") {
+                let key = crate::oprf::ServerKey::from_file(p).unwrap();
+                let public = std::fs::read_to_string(f.out.join("keyservice.pub")).unwrap();
+                assert_eq!(key.public_key().to_line(), public.trim());
                 continue;
             }
             let key = PrivateKeyDer::from_pem_file(p).unwrap();

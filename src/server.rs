@@ -18,6 +18,7 @@ use crate::identity::Policy;
 use crate::limits::Limiter;
 use crate::proto::v1::advisory_service_server::AdvisoryServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
+use crate::proto::v1::key_service_server::KeyServiceServer;
 use crate::proto::v1::vetting_service_server::VettingServiceServer;
 use crate::service::advisory::Advisories;
 use crate::service::audit::Auditing;
@@ -63,7 +64,7 @@ fn settings_of(config: &Config) -> Settings {
 }
 
 /// Refuses the development CA outside `--dev`.
-fn check_ca(config: &Config) -> Result<(), Error> {
+pub(crate) fn check_ca(config: &Config) -> Result<(), Error> {
     if config.dev {
         return Ok(());
     }
@@ -86,7 +87,7 @@ fn check_ca(config: &Config) -> Result<(), Error> {
 }
 
 /// The checkpoint signer from `audit.signing_key`, named after the origin.
-fn load_signer(config: &Config) -> Result<NoteSigner, Error> {
+pub(crate) fn load_signer(config: &Config) -> Result<NoteSigner, Error> {
     let path = &config.audit.signing_key;
     validate_origin(&config.audit.origin).map_err(AuditError::from)?;
     let pkcs8 = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -128,6 +129,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
     let expiries = tokio::spawn(announce_expiries(Arc::downgrade(&gateway)));
     let closer = gateway.clone();
+    let key_service = dev_key_service(&config, &policy, &log, &limiter)?;
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -199,7 +201,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
                 stopping,
             ))
             .max_decoding_message_size(limit),
-        );
+        )
+        .add_optional_service(key_service.map(|s| s.max_decoding_message_size(limit)));
     drop(log);
     // The closer is the only strong handle outside the router: once the router is gone and
     // the closer dropped, the expiry task's weak handle fails and every audit handle is gone.
@@ -242,6 +245,40 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         task,
         store,
     })
+}
+
+/// `serve --dev` hosts the key service with the development key (keyservice.md, "Where it
+/// runs"); its calls go to the gateway's own log. Development only: a configuration that
+/// hands a key-service private key to a gateway outside `--dev` is refused.
+fn dev_key_service(
+    config: &Config,
+    policy: &Arc<ArcSwap<Policy>>,
+    log: &AuditLog,
+    limiter: &Arc<Limiter>,
+) -> Result<Option<KeyServiceServer<crate::keyservice::service::KeyServing>>, Error> {
+    if config.key_service_keys.is_empty() {
+        return Ok(None);
+    }
+    if !config.dev {
+        return Err(Error::Config(
+            "key_service_keys: the gateway refuses a key-service private key outside --dev \
+             (run `portcullis keyservice --config FILE`)"
+                .into(),
+        ));
+    }
+    let keys = crate::keyservice::KeyRing::load(
+        &config.key_service_keys,
+        config.matching_key_ids.iter().cloned(),
+    )?;
+    tracing::warn!("development key service hosted in the gateway: for development only");
+    Ok(Some(KeyServiceServer::new(
+        crate::keyservice::service::KeyServing::new(
+            Arc::new(keys),
+            policy.clone(),
+            log.clone(),
+            limiter.clone(),
+        ),
+    )))
 }
 
 /// Keeps the health service in step with this gateway's audit log: NOT_SERVING while its

@@ -404,7 +404,20 @@ pub fn digest(key: &MatchingKey, kind: TokenKind, canonical: &str) -> [u8; 32] {
 /// [`TokenError::Field`]. A field that is given but unusable is always an error, never skipped.
 /// No field at all → [`TokenError::NoFields`].
 pub fn derive(key: &MatchingKey, fields: &IdentityFields) -> Result<Vec<Token>, TokenError> {
-    derive_on(key, fields, today_utc())
+    Ok(canonicals_on(fields, today_utc())?
+        .into_iter()
+        .map(|(kind, canonical)| Token {
+            kind,
+            digest: digest(key, kind, &canonical),
+            canonical,
+        })
+        .collect())
+}
+
+/// The kinds and canonical forms [`derive`] would digest, without digesting them: what a
+/// tokens v2 client blinds and sends to the key service (same rules and errors).
+pub fn canonicals(fields: &IdentityFields) -> Result<Vec<(TokenKind, String)>, TokenError> {
+    canonicals_on(fields, today_utc())
 }
 
 /// A parsed date of birth: a full date, a year and month, or a year alone.
@@ -414,11 +427,10 @@ enum Birth {
     Year(String),
 }
 
-fn derive_on(
-    key: &MatchingKey,
+fn canonicals_on(
     fields: &IdentityFields,
     today: Date,
-) -> Result<Vec<Token>, TokenError> {
+) -> Result<Vec<(TokenKind, String)>, TokenError> {
     let f = fields;
     if f.name.is_none()
         && f.dob.is_none()
@@ -534,14 +546,7 @@ fn derive_on(
     if let (Some(raw), Some(Birth::Date(date))) = (&f.name, &birth) {
         out.extend(variants::variant_forms(raw, date));
     }
-    Ok(out
-        .into_iter()
-        .map(|(kind, canonical)| Token {
-            kind,
-            digest: digest(key, kind, &canonical),
-            canonical,
-        })
-        .collect())
+    Ok(out)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1308,6 +1313,21 @@ mod tests {
         for bad in ["UK", "uk", "GBR", "G1", "", "É"] {
             assert!(canonical_country(bad).is_err(), "{bad}");
         }
+    }
+
+    fn derive_on(
+        k: &MatchingKey,
+        f: &IdentityFields,
+        today: Date,
+    ) -> Result<Vec<Token>, TokenError> {
+        Ok(canonicals_on(f, today)?
+            .into_iter()
+            .map(|(kind, canonical)| Token {
+                kind,
+                digest: digest(k, kind, &canonical),
+                canonical,
+            })
+            .collect())
     }
 
     #[test]

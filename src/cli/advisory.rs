@@ -1,11 +1,9 @@
 //! `portcullis publish | revise | withdraw | advisories`: the official's commands.
 
-use std::path::PathBuf;
-
 use prost_types::Timestamp;
 
 use super::common::{
-    match_tokens, print_record, record_json, request_id, ClientArgs, IdentityArgs,
+    match_tokens, print_record, record_json, request_id, ClientArgs, IdentityArgs, KeyArgs,
 };
 use super::vet::Kind;
 use crate::proto::v1::advisory_service_client::AdvisoryServiceClient;
@@ -115,9 +113,8 @@ pub(crate) struct TermArgs {
 pub(crate) struct PublishArgs {
     #[command(flatten)]
     client: ClientArgs,
-    /// Matching key file (`<key_id>:<64 hex>`).
-    #[arg(long, env = "PORTCULLIS_KEY_FILE")]
-    key_file: PathBuf,
+    #[command(flatten)]
+    keys: KeyArgs,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -277,14 +274,15 @@ fn kinds(list: &[Kind]) -> Vec<i32> {
 }
 
 pub(crate) async fn publish(args: PublishArgs) -> Result<(), Error> {
-    let (key, tokens) = args.identity.tokens(&args.key_file)?;
+    let mut scheme = args.keys.scheme(&args.client).await?;
+    let tokens = args.identity.tokens(&mut scheme).await?;
     let t = args.terms;
     let request = PublishRequest {
         request_id: match args.request_id {
             Some(id) => id,
             None => request_id()?,
         },
-        key_id: key.id().to_owned(),
+        key_id: scheme.key_id().to_owned(),
         tokens: match_tokens(&tokens),
         applies_to: kinds(t.applies_to.as_deref().unwrap_or_default()),
         grade: t

@@ -14,6 +14,7 @@
 //! | `vet-batch`    | one item of a single `VetBatch` stream                              |
 //! | `publish`      | `Publish` of a new advisory with 4 tokens                           |
 //! | `audit-verify` | one log entry replayed and verified online, as `audit verify` does  |
+//! | `keyservice`   | one element evaluated by a `portcullis keyservice` child (only when named) |
 //!
 //! Throughput and server CPU per operation are reported as ratios to `health` measured in the
 //! same run, because absolute numbers say more about the machine than about the gateway.
@@ -65,6 +66,10 @@ pub(crate) enum Scenario {
     Publish,
     /// Online verification of the whole audit log, as the auditor.
     AuditVerify,
+    /// The key service (tokens v2) in its own child process: Evaluate at batch sizes 1, 64
+    /// and 1024, and the client's blind and finalize (only when named; see
+    /// `bench_keyservice`).
+    Keyservice,
 }
 
 impl Scenario {
@@ -86,6 +91,7 @@ impl Scenario {
             Scenario::VetBatch => "vet-batch",
             Scenario::Publish => "publish",
             Scenario::AuditVerify => "audit-verify",
+            Scenario::Keyservice => "keyservice",
         }
     }
 
@@ -94,6 +100,7 @@ impl Scenario {
         match self {
             Scenario::VetBatch => "items",
             Scenario::AuditVerify => "entries",
+            Scenario::Keyservice => "elements",
             _ => "calls",
         }
     }
@@ -179,6 +186,11 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     scenarios.dedup();
     let run_id = run_id()?;
     let duration = Duration::from_secs_f64(args.duration);
+    let keyservice = scenarios.contains(&Scenario::Keyservice);
+    scenarios.retain(|s| *s != Scenario::Keyservice);
+    if scenarios.is_empty() {
+        return bench_keyservice(&args, duration).await;
+    }
 
     let mut gateway = match &args.server {
         Some(server) => Gateway::remote(server.clone()),
@@ -290,6 +302,25 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
         memory,
     };
     gateway.stop();
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        report.print();
+    }
+    if keyservice {
+        bench_keyservice(&args, duration).await?;
+    }
+    Ok(())
+}
+
+/// Runs and prints the `keyservice` scenario (its own table, or its own JSON line).
+async fn bench_keyservice(args: &Args, duration: Duration) -> Result<(), Error> {
+    if args.server.is_some() {
+        return Err(Error::Usage(
+            "--scenarios keyservice starts its own key service; it does not take --server".into(),
+        ));
+    }
+    let report = super::bench_keyservice::run(duration, args.concurrency).await?;
     if args.json {
         println!("{}", report.json());
     } else {
@@ -552,7 +583,7 @@ impl Drop for ChildGateway {
 }
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`, else 100).
-fn clk_tck() -> f64 {
+pub(super) fn clk_tck() -> f64 {
     Process::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -564,7 +595,7 @@ fn clk_tck() -> f64 {
 }
 
 /// User plus system CPU time of `pid`, in seconds (fields 14 and 15 of `/proc/<pid>/stat`).
-fn proc_cpu_seconds(pid: u32, clk_tck: f64) -> Option<f64> {
+pub(super) fn proc_cpu_seconds(pid: u32, clk_tck: f64) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may contain spaces.
     let rest = stat.get(stat.rfind(')')? + 1..)?;
@@ -926,10 +957,9 @@ async fn run_unary(
             })
             .await
         }
-        Scenario::VetBatch | Scenario::AuditVerify => Err(Error::Usage(format!(
-            "{} is not a unary scenario",
-            scenario.name()
-        ))),
+        Scenario::VetBatch | Scenario::AuditVerify | Scenario::Keyservice => Err(Error::Usage(
+            format!("{} is not a unary scenario", scenario.name()),
+        )),
     }
 }
 

@@ -25,6 +25,9 @@ pub(crate) enum Command {
     LogKey(super::pki_commands::LogKeyArgs),
     /// Create a matching key for an epoch (parties and officials only).
     MatchingKey(super::pki_commands::MatchingKeyArgs),
+    /// Generate a key-service VOPRF key (tokens v2): `<name>.key` (private, for the
+    /// `portcullis keyservice` host only) and `<name>.pub` (the pinned line clients use).
+    KeyserviceKey(super::pki_commands::KeyserviceKeyArgs),
 }
 
 pub(crate) fn run(cmd: Command) -> Result<(), Error> {
@@ -43,5 +46,6 @@ pub(crate) fn run(cmd: Command) -> Result<(), Error> {
         Command::Revoke(args) => super::pki_commands::revoke(args),
         Command::LogKey(args) => super::pki_commands::log_key(args),
         Command::MatchingKey(args) => super::pki_commands::matching_key(args),
+        Command::KeyserviceKey(args) => super::pki_commands::keyservice_key(args),
     }
 }

@@ -7,6 +7,7 @@ use tonic::transport::Channel;
 
 use crate::client::ClientIdentity;
 use crate::config::Config;
+use crate::keyservice::client::{KeyServiceConnection, Scheme};
 use crate::proto::v1::{
     Advisory, AdvisoryRecord, AdvisoryState, Handling, Likelihood, MatchStrength, MatchToken,
     RiskGrade, SubjectKind, TokenKind,
@@ -51,6 +52,16 @@ impl ClientArgs {
     }
 
     pub(crate) async fn connect(&self) -> Result<Channel, Error> {
+        self.connect_to(&self.server).await
+    }
+
+    /// The gateway's address (`--server`).
+    pub(crate) fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Connects to `server` with this command's CA and client identity.
+    pub(crate) async fn connect_to(&self, server: &str) -> Result<Channel, Error> {
         let identity = match (&self.identity, &self.cert, &self.key) {
             (Some(prefix), _, _) => ClientIdentity::from_prefix(prefix),
             (None, Some(cert), Some(key)) => ClientIdentity {
@@ -67,7 +78,86 @@ impl ClientArgs {
             .ca
             .clone()
             .unwrap_or_else(|| Config::dev_certs_dir().join("ca.crt"));
-        crate::client::connect(&self.server, &ca, &identity).await
+        crate::client::connect(server, &ca, &identity).await
+    }
+}
+
+/// How tokens are computed: tokens v2 through a key service (`--key-service` with its pinned
+/// `--key-service-key`, or `--dev` for the development one), or tokens v1 with a matching key
+/// file on this machine (`--key-file`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct KeyArgs {
+    /// Tokens v1 (hmac-sha256 epochs): the matching key file `<key_id>:<64 hex>`.
+    #[arg(long, env = "PORTCULLIS_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Tokens v2: the key service, https://host:port [default with --dev: the gateway of
+    /// --server, which hosts the development key service].
+    #[arg(long, env = "PORTCULLIS_KEY_SERVICE")]
+    key_service: Option<String>,
+    /// Tokens v2: the pinned public key file `<key_id>:voprf-ristretto255-sha512:<base64>`
+    /// [default with --dev: certs-dev/keyservice.pub, epoch dev-2].
+    #[arg(long, env = "PORTCULLIS_KEY_SERVICE_KEY")]
+    key_service_key: Option<PathBuf>,
+    /// Development: tokens v2 through the development key service and key (epoch dev-2).
+    #[arg(long)]
+    dev: bool,
+}
+
+impl KeyArgs {
+    /// Whether these flags ask for tokens v2.
+    fn wants_v2(&self) -> bool {
+        self.dev || self.key_service.is_some() || self.key_service_key.is_some()
+    }
+
+    /// The scheme tokens are computed with. A key service is connected with `client`'s CA and
+    /// identity; nothing falls back from one scheme to another.
+    pub(crate) async fn scheme(&self, client: &ClientArgs) -> Result<Scheme, Error> {
+        if !self.wants_v2() {
+            return match &self.key_file {
+                Some(path) => Ok(Scheme::Hmac(MatchingKey::from_file(path)?)),
+                None => Err(Error::Usage(
+                    "give --key-service URL --key-service-key FILE (tokens v2), --dev (the \
+                     development key service), or --key-file FILE (tokens v1)"
+                        .into(),
+                )),
+            };
+        }
+        if self.key_file.is_some() && (self.key_service.is_some() || self.key_service_key.is_some())
+        {
+            return Err(Error::Usage(
+                "--key-file (tokens v1) and --key-service (tokens v2) exclude each other".into(),
+            ));
+        }
+        let url = match (&self.key_service, self.dev) {
+            (Some(url), _) => url.clone(),
+            (None, true) => client.server().to_owned(),
+            (None, false) => {
+                return Err(Error::Usage(
+                    "--key-service-key needs --key-service URL (or --dev)".into(),
+                ))
+            }
+        };
+        let pinned = match (&self.key_service_key, self.dev) {
+            (Some(path), _) => path.clone(),
+            (None, true) => Config::dev_certs_dir().join(crate::pki::DEV_KEYSERVICE_PUB_FILE),
+            (None, false) => {
+                return Err(Error::Usage(
+                    "--key-service needs --key-service-key FILE (the pinned public key)".into(),
+                ))
+            }
+        };
+        let key = crate::oprf::PublicKey::from_file(&pinned)?;
+        let channel = client
+            .connect_to(&url)
+            .await
+            .map_err(|e| Error::KeyService {
+                url: url.clone(),
+                reason: format!(
+                    "unreachable: {e}; no tokens computed (tokens v2 never falls back to \
+                     another scheme)"
+                ),
+            })?;
+        Ok(Scheme::Voprf(KeyServiceConnection::new(&url, channel, key)))
     }
 }
 
@@ -119,14 +209,9 @@ impl IdentityArgs {
         }
     }
 
-    /// Derives the tokens under the key in `key_file`.
-    pub(crate) fn tokens(
-        &self,
-        key_file: &std::path::Path,
-    ) -> Result<(MatchingKey, Vec<Token>), Error> {
-        let key = MatchingKey::from_file(key_file)?;
-        let tokens = crate::tokens::derive(&key, &self.fields())?;
-        Ok((key, tokens))
+    /// Derives the tokens with `scheme`.
+    pub(crate) async fn tokens(&self, scheme: &mut Scheme) -> Result<Vec<Token>, Error> {
+        scheme.tokens(&self.fields()).await
     }
 }
 

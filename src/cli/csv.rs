@@ -31,9 +31,10 @@ use super::csv_lines::LineCounter;
 use super::csv_links;
 use super::linked::relation_text;
 use super::vet::{response_json, Kind};
+use crate::keyservice::client::Scheme;
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{SubjectKind, VetRequest, VetResponse};
-use crate::tokens::{IdentityFields, MatchingKey};
+use crate::tokens::{IdentityFields, Token, TokenKind};
 use crate::Error;
 
 /// One input column.
@@ -241,8 +242,11 @@ impl Header {
 struct Evaluated {
     /// The row's request id: its `request_id` cell if given and valid, else derived.
     request_id: String,
-    /// The request to send, or why the row cannot be sent.
+    /// The request to send (its token digests still to compute, in the order of
+    /// `canonicals`), or why the row cannot be sent.
     outcome: Result<VetRequest, String>,
+    /// The kinds and canonical forms of the request's tokens, digested in batches.
+    canonicals: Vec<(TokenKind, String)>,
 }
 
 /// Whether `s` is a valid request id: 1..=64 of `[A-Za-z0-9._-]`.
@@ -274,11 +278,13 @@ pub(super) fn derived_id<'a>(tag: &[u8], cells: impl Iterator<Item = &'a [u8]>) 
     format!("csv-{}", &digest[..24])
 }
 
-/// Checks one data row and, if it is usable, turns it into a request (tokens derived under
-/// `key`). Error texts name the column and never contain a cell's value.
-fn evaluate(header: &Header, record: &::csv::ByteRecord, key: &MatchingKey) -> Evaluated {
+/// Checks one data row and, if it is usable, turns it into a request for epoch `key_id` whose
+/// token digests [`digest_rows`] fills in. Error texts name the column and never contain a
+/// cell's value.
+fn evaluate(header: &Header, record: &::csv::ByteRecord, key_id: &str) -> Evaluated {
     if record.len() != header.width {
         return Evaluated {
+            canonicals: Vec::new(),
             request_id: derived_id(b"raw\0", record.iter()),
             outcome: Err(format!(
                 "expected {} fields, found {}",
@@ -298,6 +304,7 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key: &MatchingKey) -> E
     let fail = |request_id: String, reason: String| Evaluated {
         request_id,
         outcome: Err(reason),
+        canonicals: Vec::new(),
     };
     // Every cell as text; an empty (or all-blank) cell is an absent field.
     let mut cells: [Option<&str>; COLUMNS.len()] = [None; COLUMNS.len()];
@@ -362,20 +369,79 @@ fn evaluate(header: &Header, record: &::csv::ByteRecord, key: &MatchingKey) -> E
         wallet: text(Column::Wallet),
         email: text(Column::Email),
     };
-    match crate::tokens::derive(key, &fields) {
-        Ok(tokens) => Evaluated {
+    match crate::tokens::canonicals(&fields) {
+        Ok(canonicals) => Evaluated {
             outcome: Ok(VetRequest {
                 request_id: request_id.clone(),
                 subject_kind: SubjectKind::from(kind) as i32,
-                key_id: key.id().to_owned(),
-                tokens: match_tokens(&tokens),
+                key_id: key_id.to_owned(),
+                tokens: Vec::new(),
                 case_reference: case_ref.to_owned(),
                 linked: Vec::new(),
             }),
             request_id,
+            canonicals,
         },
         Err(e) => fail(request_id, e.to_string()),
     }
+}
+
+/// Groups checked but not yet sent: digested together (one key-service call per batch of at
+/// most 1024 elements, linked rows' tokens in the same call as their subject's) before they go
+/// on the VetBatch stream.
+const DIGEST_ROWS: usize = 256;
+
+/// A group settled by the local checks, in file order, waiting for its digests.
+enum Pending {
+    /// A request to send: `canonicals[0]` are the subject's tokens, `canonicals[1..]` those of
+    /// `request.linked`, in order. `links` are the linked rows' lines.
+    Send {
+        line: u64,
+        request: VetRequest,
+        canonicals: Vec<Vec<(TokenKind, String)>>,
+        links: Vec<u64>,
+    },
+    /// Rows refused on this machine: written as they are.
+    Local(Vec<Item>),
+}
+
+/// Computes every digest the `Send` entries of `pending` need with `scheme`, in one go, and
+/// fills in their requests' tokens (the subject's and each linked subject's).
+async fn digest_pending(scheme: &mut Scheme, pending: &mut [Pending]) -> Result<(), Error> {
+    let mut pairs: Vec<(TokenKind, String)> = Vec::new();
+    for p in pending.iter() {
+        if let Pending::Send { canonicals, .. } = p {
+            pairs.extend(canonicals.iter().flatten().cloned());
+        }
+    }
+    let mut digests = scheme.digests(&pairs).await?.into_iter();
+    for p in pending.iter_mut() {
+        let Pending::Send {
+            request,
+            canonicals,
+            ..
+        } = p
+        else {
+            continue;
+        };
+        let mut lists = std::mem::take(canonicals).into_iter().map(|pairs| {
+            let tokens: Vec<Token> = pairs
+                .into_iter()
+                .zip(digests.by_ref())
+                .map(|((kind, canonical), digest)| Token {
+                    kind,
+                    canonical,
+                    digest,
+                })
+                .collect();
+            match_tokens(&tokens)
+        });
+        request.tokens = lists.next().unwrap_or_default();
+        for (linked, tokens) in request.linked.iter_mut().zip(lists) {
+            linked.tokens = tokens;
+        }
+    }
+    Ok(())
 }
 
 /// What an existing output file already says about a request id.
@@ -768,8 +834,8 @@ struct RowReader {
     reader: ::csv::Reader<File>,
     /// The input's columns.
     header: Header,
-    /// The matching key tokens are derived under.
-    key: MatchingKey,
+    /// How token digests are computed (a v1 key file or a v2 key service).
+    scheme: Scheme,
     /// What the output file already answers.
     prior: PriorRows,
     /// The line of each record.
@@ -802,12 +868,15 @@ struct Group {
 
 impl RowReader {
     /// Reads the data rows, checks each, and feeds the request stream and the writer's queue.
-    /// A subject row is held until the rows linked to it have been read (they follow it).
-    /// Runs on a blocking thread; stops early when the writer closes its queue.
+    /// A subject row is held until the rows linked to it have been read (they follow it);
+    /// settled groups are digested [`DIGEST_ROWS`] at a time. Runs on a blocking thread; stops
+    /// early when the writer closes its queue.
     fn run(mut self, runtime: tokio::runtime::Handle) -> Result<ReadCounts, Error> {
         let mut counts = ReadCounts::default();
         let mut record = ::csv::ByteRecord::new();
+        let key_id = self.scheme.key_id().to_owned();
         let mut group: Option<Group> = None;
+        let mut pending: Vec<Pending> = Vec::with_capacity(DIGEST_ROWS);
         while self
             .reader
             .read_byte_record(&mut record)
@@ -816,6 +885,9 @@ impl RowReader {
             if self.stop.load(Ordering::Relaxed) {
                 counts.interrupted = true;
                 break;
+            }
+            if pending.len() >= DIGEST_ROWS && !self.send(&runtime, &mut pending)? {
+                return Ok(counts);
             }
             counts.rows += 1;
             let line = match record.position() {
@@ -826,16 +898,14 @@ impl RowReader {
                 None => 0,
             };
             if let Some(target) = csv_links::linked_to(&self.header, &record) {
-                let link = csv_links::evaluate_link(&self.header, &record, &self.key, line, target);
+                let link = csv_links::evaluate_link(&self.header, &record, line, target);
                 match &mut group {
                     Some(g) if g.case_ref == link.linked_to => g.links.push(link),
                     _ => {
                         // Not linked to the group just above: that group is complete, and this
                         // row is refused (results stay in file order).
                         if let Some(g) = group.take() {
-                            if !self.flush(g, &mut counts, &runtime) {
-                                return Ok(counts);
-                            }
+                            pending.extend(self.settle(g, &mut counts));
                         }
                         let request_id = derived_id(b"raw\0", record.iter());
                         if matches!(
@@ -848,22 +918,17 @@ impl RowReader {
                             }
                             continue;
                         }
-                        let item = Item::Local {
+                        pending.push(Pending::Local(vec![Item::Local {
                             line,
                             request_id,
                             reason: csv_links::ORPHAN.into(),
-                        };
-                        if self.items.blocking_send(item).is_err() {
-                            return Ok(counts);
-                        }
+                        }]));
                     }
                 }
                 continue;
             }
             if let Some(g) = group.take() {
-                if !self.flush(g, &mut counts, &runtime) {
-                    return Ok(counts);
-                }
+                pending.extend(self.settle(g, &mut counts));
             }
             let raw_id = self
                 .header
@@ -878,26 +943,22 @@ impl RowReader {
                 .unwrap_or_default();
             group = Some(Group {
                 line,
-                row: evaluate(&self.header, &record, &self.key),
+                row: evaluate(&self.header, &record, &key_id),
                 case_ref,
                 derived: raw_id,
                 links: Vec::new(),
             });
         }
         if let Some(g) = group.take() {
-            self.flush(g, &mut counts, &runtime);
+            pending.extend(self.settle(g, &mut counts));
         }
+        self.send(&runtime, &mut pending)?;
         Ok(counts)
     }
 
-    /// Sends (or refuses, or skips) a subject row and its linked rows as one request. Returns
-    /// false when the writer or the stream has gone.
-    fn flush(
-        &mut self,
-        g: Group,
-        counts: &mut ReadCounts,
-        runtime: &tokio::runtime::Handle,
-    ) -> bool {
+    /// Settles a subject row and its linked rows into one request (or refuses them together),
+    /// or skips them when the output file already answers them (None).
+    fn settle(&self, g: Group, counts: &mut ReadCounts) -> Option<Pending> {
         let Group {
             line,
             row,
@@ -936,32 +997,20 @@ impl RowReader {
             if let Some(bar) = &self.bar {
                 bar.inc(n);
             }
-            return true;
+            return None;
         }
-        match outcome {
+        Some(match outcome {
             Ok(request) => {
-                let pause = self.pace.get();
-                if !pause.is_zero() {
-                    std::thread::sleep(pause);
+                let link_lines = links.iter().map(|l| l.line).collect();
+                let canonicals = std::iter::once(row.canonicals)
+                    .chain(links.into_iter().map(|l| l.canonicals))
+                    .collect();
+                Pending::Send {
+                    line,
+                    request,
+                    canonicals,
+                    links: link_lines,
                 }
-                let (requests, items) = (&self.requests, &self.items);
-                let sent = runtime.block_on(async {
-                    tokio::select! {
-                        sent = requests.send(request.clone()) => sent.is_ok(),
-                        () = items.closed() => false,
-                    }
-                });
-                if !sent {
-                    return false;
-                }
-                let links = links.iter().map(|l| l.line).collect();
-                self.items
-                    .blocking_send(Item::Sent {
-                        line,
-                        request,
-                        links,
-                    })
-                    .is_ok()
             }
             Err(reason) => {
                 let subject_refused = csv_links::subject_refused(line);
@@ -982,11 +1031,62 @@ impl RowReader {
                         reason,
                     });
                 }
-                items
-                    .into_iter()
-                    .all(|item| self.items.blocking_send(item).is_ok())
+                Pending::Local(items)
+            }
+        })
+    }
+
+    /// Digests the pending groups and sends them in file order, emptying `pending`. Ok(false)
+    /// once the writer or the stream has gone; an error if the digests cannot be computed (a
+    /// key service that is down or refuses: never a fallback).
+    fn send(
+        &mut self,
+        runtime: &tokio::runtime::Handle,
+        pending: &mut Vec<Pending>,
+    ) -> Result<bool, Error> {
+        runtime.block_on(digest_pending(&mut self.scheme, pending))?;
+        for p in pending.drain(..) {
+            match p {
+                Pending::Send {
+                    line,
+                    request,
+                    links,
+                    ..
+                } => {
+                    let pause = self.pace.get();
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
+                    let (requests, items) = (&self.requests, &self.items);
+                    let sent = runtime.block_on(async {
+                        tokio::select! {
+                            sent = requests.send(request.clone()) => sent.is_ok(),
+                            () = items.closed() => false,
+                        }
+                    });
+                    if !sent
+                        || self
+                            .items
+                            .blocking_send(Item::Sent {
+                                line,
+                                request,
+                                links,
+                            })
+                            .is_err()
+                    {
+                        return Ok(false);
+                    }
+                }
+                Pending::Local(items) => {
+                    for item in items {
+                        if self.items.blocking_send(item).is_err() {
+                            return Ok(false);
+                        }
+                    }
+                }
             }
         }
+        Ok(true)
     }
 }
 
@@ -1265,12 +1365,11 @@ fn broken(answer: Result<Option<VetResponse>, tonic::Status>, request_id: &str) 
 /// `portcullis vet --csv INPUT [--out OUT]`: see the module documentation and docs/csv.md.
 pub(crate) async fn run(
     client: &ClientArgs,
-    key_file: &Path,
+    scheme: Scheme,
     input: &Path,
     out: Option<&Path>,
 ) -> Result<(), Error> {
     let json = client.json;
-    let key = MatchingKey::from_file(key_file)?;
 
     // The header first: a wrong file is refused before anything is sent or written.
     let mut reader = ::csv::ReaderBuilder::new()
@@ -1349,7 +1448,7 @@ pub(crate) async fn run(
         path: input.to_path_buf(),
         reader,
         header,
-        key,
+        scheme,
         prior,
         lines,
         stop: stop.clone(),
@@ -1432,8 +1531,8 @@ mod tests {
         ::csv::ByteRecord::from(fields.to_vec())
     }
 
-    fn key() -> MatchingKey {
-        MatchingKey::new("dev-1", [7; 32]).unwrap()
+    fn key() -> &'static str {
+        "dev-1"
     }
 
     #[test]
@@ -1458,36 +1557,38 @@ mod tests {
         let ok = evaluate(
             &h,
             &record(&["donor-individual", "Ann Lee", "1970-01-02", "C-1"]),
-            &key(),
+            key(),
         );
         let request = ok.outcome.unwrap();
         assert!(ok.request_id.starts_with("csv-") && ok.request_id.len() == 28);
         assert_eq!(request.request_id, ok.request_id);
         // 2 exact, 1 birth month, 1 letters, 1 sound (`ln`), 2 part (`a lee`, `ann lee`).
-        assert_eq!(request.tokens.len(), 7);
+        assert_eq!(ok.canonicals.len(), 7);
+        assert!(request.tokens.is_empty(), "digested later, in batches");
+        assert_eq!(request.key_id, "dev-1");
         assert_eq!(request.case_reference, "C-1");
         // Same cells, same id; other cells, another id; column order does not matter.
         let again = evaluate(
             &h,
             &record(&["donor-individual", "Ann Lee", "1970-01-02", "C-1"]),
-            &key(),
+            key(),
         );
         assert_eq!(again.request_id, ok.request_id);
         let h2 = Header::parse(&record(&["case_ref", "dob", "name", "kind"])).unwrap();
         let swapped = evaluate(
             &h2,
             &record(&["C-1", "1970-01-02", "Ann Lee", "donor-individual"]),
-            &key(),
+            key(),
         );
         assert_eq!(swapped.request_id, ok.request_id);
         let other = evaluate(
             &h,
             &record(&["donor-individual", "Ann Lee", "1970-01-03", "C-1"]),
-            &key(),
+            key(),
         );
         assert_ne!(other.request_id, ok.request_id);
 
-        let bad = |fields: &[&str]| evaluate(&h, &record(fields), &key()).outcome.unwrap_err();
+        let bad = |fields: &[&str]| evaluate(&h, &record(fields), key()).outcome.unwrap_err();
         assert_eq!(
             bad(&["staff", "Ann Lee", "1970-02-30", ""]),
             "dob: not a real calendar date"
@@ -1504,13 +1605,13 @@ mod tests {
     #[test]
     fn explicit_request_ids_are_used_or_refused() {
         let h = Header::parse(&record(&["request_id", "kind", "email"])).unwrap();
-        let r = evaluate(&h, &record(&["r-1", "staff", "a@example.org"]), &key());
+        let r = evaluate(&h, &record(&["r-1", "staff", "a@example.org"]), key());
         assert_eq!(r.request_id, "r-1");
         assert!(r.outcome.is_ok());
-        let r = evaluate(&h, &record(&["bad id", "staff", "a@example.org"]), &key());
+        let r = evaluate(&h, &record(&["bad id", "staff", "a@example.org"]), key());
         assert!(r.request_id.starts_with("csv-"));
         assert!(r.outcome.unwrap_err().starts_with("request_id: "));
-        let r = evaluate(&h, &record(&[" ", "staff", "a@example.org"]), &key());
+        let r = evaluate(&h, &record(&[" ", "staff", "a@example.org"]), key());
         assert!(r.request_id.starts_with("csv-"));
     }
 

@@ -7,7 +7,7 @@
 use super::csv::{derived_id, Column, Header};
 use super::linked::{relation_named, relation_text, RELATIONS};
 use crate::proto::v1::{LinkedSubject, RiskGrade, VetResponse};
-use crate::tokens::{IdentityFields, MatchingKey};
+use crate::tokens::{IdentityFields, TokenKind};
 
 /// One linked row after local checks.
 #[derive(Debug)]
@@ -16,8 +16,11 @@ pub(super) struct LinkRow {
     pub(super) line: u64,
     /// The `case_ref` of the subject row it belongs to.
     pub(super) linked_to: String,
-    /// The linked subject, or why the row cannot be used.
+    /// The linked subject (its tokens still to digest, from `canonicals`), or why the row
+    /// cannot be used.
     pub(super) outcome: Result<LinkedSubject, String>,
+    /// The kinds and canonical forms of its tokens, digested with its subject row's.
+    pub(super) canonicals: Vec<(TokenKind, String)>,
     /// The row's raw cells (every column but `request_id`), for the group's derived request id.
     pub(super) cells: Vec<Vec<u8>>,
 }
@@ -29,12 +32,12 @@ pub(super) fn linked_to(header: &Header, record: &::csv::ByteRecord) -> Option<S
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// Checks a linked row (one whose `linked_to` is set) and derives its tokens under `key`.
+/// Checks a linked row (one whose `linked_to` is set) and gives the canonical forms of its
+/// tokens (digested later under the subject's scheme, in the same batch).
 /// Errors name the column and never contain a cell's value.
 pub(super) fn evaluate_link(
     header: &Header,
     record: &::csv::ByteRecord,
-    key: &MatchingKey,
     line: u64,
     linked_to: String,
 ) -> LinkRow {
@@ -44,19 +47,22 @@ pub(super) fn evaluate_link(
         .filter(|(_, c)| *c != Column::RequestId)
         .map(|(_, c)| raw(*c).to_vec())
         .collect();
-    let outcome = link_subject(&raw, key);
+    let (outcome, canonicals) = match link_subject(&raw) {
+        Ok((subject, canonicals)) => (Ok(subject), canonicals),
+        Err(reason) => (Err(reason), Vec::new()),
+    };
     LinkRow {
         line,
         linked_to,
         outcome,
+        canonicals,
         cells,
     }
 }
 
 fn link_subject<'a>(
     raw: &dyn Fn(Column) -> &'a [u8],
-    key: &MatchingKey,
-) -> Result<LinkedSubject, String> {
+) -> Result<(LinkedSubject, Vec<(TokenKind, String)>), String> {
     let cell = |c: Column, name: &str| -> Result<Option<String>, String> {
         let text = std::str::from_utf8(raw(c)).map_err(|_| format!("{name}: not UTF-8 text"))?;
         Ok((!text.trim().is_empty()).then(|| text.to_owned()))
@@ -102,12 +108,15 @@ fn link_subject<'a>(
         wallet: cell(Column::Wallet, "wallet")?,
         email: cell(Column::Email, "email")?,
     };
-    let tokens = crate::tokens::derive(key, &fields).map_err(|e| e.to_string())?;
-    Ok(LinkedSubject {
-        label,
-        relation: relation as i32,
-        tokens: super::common::match_tokens(&tokens),
-    })
+    let canonicals = crate::tokens::canonicals(&fields).map_err(|e| e.to_string())?;
+    Ok((
+        LinkedSubject {
+            label,
+            relation: relation as i32,
+            tokens: Vec::new(),
+        },
+        canonicals,
+    ))
 }
 
 /// The request id of a subject row with linked rows, when the subject row's id was derived:
@@ -180,10 +189,6 @@ mod tests {
         Header::parse(&::csv::ByteRecord::from(names.to_vec())).unwrap()
     }
 
-    fn key() -> MatchingKey {
-        MatchingKey::new("t-1", [9; 32]).unwrap()
-    }
-
     const COLS: [&str; 6] = ["kind", "case_ref", "name", "dob", "linked_to", "relation"];
 
     #[test]
@@ -202,13 +207,23 @@ mod tests {
             "psc-1",
         ]);
         assert_eq!(linked_to(&h, &good).as_deref(), Some("D-1"));
-        let l = evaluate_link(&h, &good, &key(), 3, "D-1".into());
+        let l = evaluate_link(&h, &good, 3, "D-1".into());
         let s = l.outcome.unwrap();
         assert_eq!(
             (s.label.as_str(), s.relation),
             ("psc-1", Relation::Controller as i32)
         );
-        assert_eq!(s.tokens.len(), 1);
+        assert!(
+            s.tokens.is_empty(),
+            "digested with the subject's, in its batch"
+        );
+        assert_eq!(
+            l.canonicals,
+            [(
+                TokenKind::PersonNameBirthMonth,
+                "petrov viktor|1966-03".to_owned()
+            )]
+        );
         for (cells, want) in [
             (
                 [
@@ -239,7 +254,7 @@ mod tests {
                 "name: a name needs",
             ),
         ] {
-            let e = evaluate_link(&h, &row(&cells), &key(), 3, "D-1".into())
+            let e = evaluate_link(&h, &row(&cells), 3, "D-1".into())
                 .outcome
                 .unwrap_err();
             assert!(e.starts_with(want), "{e}");
@@ -262,7 +277,7 @@ mod tests {
         ]);
         let link = |dob: &str| {
             let r = ::csv::ByteRecord::from(vec!["", "", "A B", dob, "D-1", "officer", "o"]);
-            evaluate_link(&h, &r, &key(), 3, "D-1".into())
+            evaluate_link(&h, &r, 3, "D-1".into())
         };
         let a = group_id("csv-1", &[link("1966-03")]);
         assert_eq!(a, group_id("csv-1", &[link("1966-03")]));

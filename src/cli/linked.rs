@@ -2,8 +2,9 @@
 //! their display: a controller, officer, parent company, funding source or associate of the
 //! subject, vetted with it in one request (api.md v2 "Linked subjects").
 
+use crate::keyservice::client::Scheme;
 use crate::proto::v1::{LinkedSubject, Relation};
-use crate::tokens::{IdentityFields, MatchingKey};
+use crate::tokens::{IdentityFields, Token, TokenKind};
 use crate::Error;
 
 use super::common::match_tokens;
@@ -109,24 +110,19 @@ impl LinkSpec {
     }
 
     /// The linked subject with its tokens derived under `key`.
-    pub(crate) fn subject(&self, key: &MatchingKey) -> Result<LinkedSubject, Error> {
-        let tokens = crate::tokens::derive(key, &self.fields)
-            .map_err(|e| Error::Usage(format!("linked subject {}: {e}", self.label)))?;
-        Ok(LinkedSubject {
-            label: self.label.clone(),
-            relation: self.relation as i32,
-            tokens: match_tokens(&tokens),
-        })
+    /// The kinds and canonical forms of the linked subject's tokens (digested by the caller,
+    /// with the subject's, under the same scheme).
+    pub(crate) fn canonicals(&self) -> Result<Vec<(TokenKind, String)>, Error> {
+        crate::tokens::canonicals(&self.fields)
+            .map_err(|e| Error::Usage(format!("linked subject {}: {e}", self.label)))
     }
 }
 
-/// Every linked subject of a `vet` call, tokens derived under `key`: the `--link` values, then
-/// the controllers of `--psc-json`. Labels must be unique and there may be at most
-/// [`crate::domain::MAX_LINKED`]; nothing is sent otherwise.
-pub(crate) fn linked_subjects(
-    key: &MatchingKey,
+/// Checks the linked subjects (count, unique labels, usable fields): their canonical forms, in
+/// order, or the first problem.
+pub(crate) fn linked_canonicals(
     specs: &[LinkSpec],
-) -> Result<Vec<LinkedSubject>, Error> {
+) -> Result<Vec<Vec<(TokenKind, String)>>, Error> {
     if specs.len() > crate::domain::MAX_LINKED {
         return Err(Error::Usage(format!(
             "{} linked subjects; a request carries at most {}",
@@ -134,17 +130,56 @@ pub(crate) fn linked_subjects(
             crate::domain::MAX_LINKED
         )));
     }
-    let mut out: Vec<LinkedSubject> = Vec::with_capacity(specs.len());
-    for spec in specs {
-        if out.iter().any(|l| l.label == spec.label) {
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|l| l.label == spec.label) {
             return Err(Error::Usage(format!(
                 "linked subject label {} given twice",
                 spec.label
             )));
         }
-        out.push(spec.subject(key)?);
+        out.push(spec.canonicals()?);
     }
     Ok(out)
+}
+
+/// The subject's tokens and its linked subjects, every digest computed with `scheme` in one
+/// go (one key-service batch under v2, so linked subjects cost no extra round trip).
+pub(crate) async fn subject_and_linked(
+    scheme: &mut Scheme,
+    fields: &IdentityFields,
+    specs: &[LinkSpec],
+) -> Result<(Vec<Token>, Vec<LinkedSubject>), Error> {
+    let subject = crate::tokens::canonicals(fields)?;
+    let links = linked_canonicals(specs)?;
+    let pairs: Vec<(TokenKind, String)> = subject
+        .iter()
+        .chain(links.iter().flatten())
+        .cloned()
+        .collect();
+    let mut digests = scheme.digests(&pairs).await?.into_iter();
+    let mut tokens_of = |pairs: Vec<(TokenKind, String)>| -> Vec<Token> {
+        pairs
+            .into_iter()
+            .zip(digests.by_ref())
+            .map(|((kind, canonical), digest)| Token {
+                kind,
+                canonical,
+                digest,
+            })
+            .collect()
+    };
+    let tokens = tokens_of(subject);
+    let linked = specs
+        .iter()
+        .zip(links)
+        .map(|(spec, pairs)| LinkedSubject {
+            label: spec.label.clone(),
+            relation: spec.relation as i32,
+            tokens: match_tokens(&tokens_of(pairs)),
+        })
+        .collect();
+    Ok((tokens, linked))
 }
 
 #[cfg(test)]
@@ -182,17 +217,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn labels_are_unique_and_tokens_derived() {
-        let key = MatchingKey::new("t-1", [3; 32]).unwrap();
+    #[tokio::test]
+    async fn labels_are_unique_and_tokens_derived_with_the_subjects() {
+        let key = crate::tokens::MatchingKey::new("t-1", [3; 32]).unwrap();
+        let mut scheme = Scheme::Hmac(key.clone());
+        let subject = IdentityFields {
+            passport: Some("GBR:123456789".into()),
+            ..Default::default()
+        };
         let a = LinkSpec::parse("controller:a:name=Jane Smith;dob=1970-05").unwrap();
-        let got = linked_subjects(&key, std::slice::from_ref(&a)).unwrap();
+        let (tokens, got) = subject_and_linked(&mut scheme, &subject, std::slice::from_ref(&a))
+            .await
+            .unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(
+            tokens[0].digest,
+            crate::tokens::digest(&key, TokenKind::TravelDocument, "GBR|123456789")
+        );
         assert_eq!(got[0].tokens.len(), 1);
         assert_eq!(got[0].relation, Relation::Controller as i32);
-        let e = linked_subjects(&key, &[a.clone(), a]).unwrap_err();
+        assert_eq!(
+            got[0].tokens[0].digest,
+            crate::tokens::digest(&key, TokenKind::PersonNameBirthMonth, "jane smith|1970-05")
+        );
+        let e = linked_canonicals(&[a.clone(), a]).unwrap_err();
         assert_eq!(e.to_string(), "linked subject label a given twice");
         let bad = LinkSpec::parse("officer:b:name=Jane Smith").unwrap();
-        let e = linked_subjects(&key, &[bad]).unwrap_err();
+        let e = linked_canonicals(&[bad]).unwrap_err();
         assert!(e.to_string().starts_with("linked subject b: name:"), "{e}");
     }
 }

@@ -3,12 +3,14 @@
 mod advisory;
 mod audit;
 mod bench;
+mod bench_keyservice;
 mod certs;
 mod common;
 mod csv;
 mod csv_lines;
 mod csv_links;
 mod entry_text;
+mod keyservice;
 mod linked;
 mod locate;
 mod pki_commands;
@@ -39,11 +41,13 @@ pub struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(serve::Args),
-    /// Certificates and keys: production CA, certificates, CRL, log and matching keys; the
-    /// development PKI.
+    /// Run the key service (tokens v2) in its own process.
+    Keyservice(keyservice::Args),
+    /// Certificates and keys: production CA, certificates, CRL, log, matching and key-service
+    /// keys; the development PKI.
     #[command(subcommand)]
     Certs(certs::Command),
-    /// Print the tokens identity fields give, without contacting the gateway.
+    /// Print the tokens identity fields give (v2: evaluated by the key service; v1: locally).
     Token(token::Args),
     /// Vet a subject (party).
     Vet(vet::Args),
@@ -73,10 +77,14 @@ enum Command {
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Keyservice(_) | Command::Bench(_)
+    ) {
         // A client command whose output pipe closes (`portcullis audit replay | head`) ends
-        // quietly, as Unix tools do, instead of panicking in `println!`. The gateway keeps
-        // ignoring SIGPIPE: a closed connection must never end it. (Sockets are written with
+        // quietly, as Unix tools do, instead of panicking in `println!`. The gateway and the
+        // key service keep ignoring SIGPIPE: a closed connection must never end them. So does
+        // `bench`, which drives its own gateway and key service and was seen ended by SIGPIPE. (Sockets are written with
         // MSG_NOSIGNAL, and a gateway that `bench` starts is its own process, which ignores
         // SIGPIPE again when it starts.)
         sigpipe::reset();
@@ -103,8 +111,9 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Keyservice(args) => keyservice::run(args).await,
         Command::Certs(cmd) => certs::run(cmd),
-        Command::Token(args) => token::run(args),
+        Command::Token(args) => token::run(args).await,
         Command::Vet(args) => vet::run(args).await,
         Command::Publish(args) => advisory::publish(args).await,
         Command::Revise(args) => advisory::revise(args).await,

@@ -146,6 +146,20 @@ pub(crate) struct MatchingKeyArgs {
     out: PathBuf,
 }
 
+/// `certs keyservice-key`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeyserviceKeyArgs {
+    /// The epoch (key id) the key serves, e.g. `k-2027`.
+    #[arg(long)]
+    key_id: String,
+    /// Output directory.
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// File name stem.
+    #[arg(long, default_value = "keyservice")]
+    name: String,
+}
+
 fn wrote(files: &[PathBuf]) {
     for f in files {
         println!("wrote {}", f.display());
@@ -282,6 +296,24 @@ pub(crate) fn matching_key(args: MatchingKeyArgs) -> Result<(), Error> {
     let path = keys::create_matching_key(&args.out, &args.id)?;
     println!("wrote {}", path.display());
     println!("give it to the parties and officials only, never to the gateway");
+    Ok(())
+}
+
+/// `certs keyservice-key`: the VOPRF private key for the key-service host only, and its pinned
+/// public line for every client.
+pub(crate) fn keyservice_key(args: KeyserviceKeyArgs) -> Result<(), Error> {
+    if !crate::domain::is_key_id(&args.key_id) {
+        return Err(Error::Config(
+            "--key-id: must be 1..=64 characters of [A-Za-z0-9._-]".into(),
+        ));
+    }
+    if args.name.is_empty() || args.name.contains(['/', '\\']) {
+        return Err(Error::Config("--name: must be a plain file name".into()));
+    }
+    let (files, public) = crate::pki::generate_keyservice_key(&args.out, &args.key_id, &args.name)?;
+    wrote(&files);
+    println!("pinned public key: {public}");
+    println!("the .key file goes to the key-service host only; clients pin the .pub line");
     Ok(())
 }
 

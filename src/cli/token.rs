@@ -1,25 +1,24 @@
-//! `portcullis token`: compute tokens locally, print them, contact nobody.
+//! `portcullis token`: compute tokens and print them. Tokens v1 (`--key-file`) contact nobody;
+//! tokens v2 (`--key-service`/`--dev`) ask the key service to evaluate the blinded inputs.
 
-use std::path::PathBuf;
-
-use super::common::IdentityArgs;
+use super::common::{ClientArgs, IdentityArgs, KeyArgs};
 use crate::Error;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Matching key file (`<key_id>:<64 hex>`).
-    #[arg(long, env = "PORTCULLIS_KEY_FILE")]
-    key_file: PathBuf,
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// Connection to the key service (tokens v2 only).
+    #[command(flatten)]
+    client: ClientArgs,
     #[command(flatten)]
     identity: IdentityArgs,
-    /// Print a JSON list of {kind, canonical, digest}.
-    #[arg(long)]
-    json: bool,
 }
 
-pub(crate) fn run(args: Args) -> Result<(), Error> {
-    let (key, tokens) = args.identity.tokens(&args.key_file)?;
-    if args.json {
+pub(crate) async fn run(args: Args) -> Result<(), Error> {
+    let mut scheme = args.keys.scheme(&args.client).await?;
+    let tokens = args.identity.tokens(&mut scheme).await?;
+    if args.client.json {
         let list: Vec<_> = tokens
             .iter()
             .map(|t| {
@@ -27,12 +26,14 @@ pub(crate) fn run(args: Args) -> Result<(), Error> {
                     "kind": t.kind.name(),
                     "canonical": t.canonical,
                     "digest": hex::encode(t.digest),
+                    "key_id": scheme.key_id(),
+                    "scheme": scheme.name(),
                 })
             })
             .collect();
         println!("{}", serde_json::Value::Array(list));
     } else {
-        println!("key id {}", key.id());
+        println!("key id {} (scheme {})", scheme.key_id(), scheme.name());
         for t in &tokens {
             println!(
                 "{:<24} {}  {}",

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use super::common::{
     advisory_json, enum_name, grade_meaning, grade_name, match_tokens, request_id, strength_name,
-    tier_meaning, tier_name, time_text, ClientArgs, IdentityArgs,
+    tier_meaning, tier_name, time_text, ClientArgs, IdentityArgs, KeyArgs,
 };
-use super::linked::{linked_subjects, relation_text, LinkSpec};
+use super::linked::{relation_text, subject_and_linked, LinkSpec};
 use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{RiskGrade, SubjectKind, TokenKind, VetRequest, VetResponse};
 use crate::Error;
@@ -36,9 +36,8 @@ impl From<Kind> for SubjectKind {
 pub(crate) struct Args {
     #[command(flatten)]
     client: ClientArgs,
-    /// Matching key file (`<key_id>:<64 hex>`).
-    #[arg(long, env = "PORTCULLIS_KEY_FILE")]
-    key_file: PathBuf,
+    #[command(flatten)]
+    keys: KeyArgs,
     /// What kind of subject this is.
     #[arg(long, value_enum, required_unless_present = "csv")]
     kind: Option<Kind>,
@@ -87,7 +86,8 @@ pub(crate) struct Args {
 /// Runs `portcullis vet`.
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
     if let Some(input) = &args.csv {
-        return super::csv::run(&args.client, &args.key_file, input, args.out.as_deref()).await;
+        let scheme = args.keys.scheme(&args.client).await?;
+        return super::csv::run(&args.client, scheme, input, args.out.as_deref()).await;
     }
     if args.out.is_some() {
         // clap waives `requires = "csv"` when --kind (which conflicts with --csv) is given.
@@ -96,7 +96,6 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     let Some(kind) = args.kind else {
         return Err(Error::Usage("give --kind (or --csv FILE)".into()));
     };
-    let (key, tokens) = args.identity.tokens(&args.key_file)?;
     let mut links = args.links.clone();
     if let Some(path) = &args.psc_json {
         let controllers = super::psc::read(path)?;
@@ -105,14 +104,18 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
         }
         links.extend(controllers.links);
     }
-    let linked = linked_subjects(&key, &links)?;
+    // Every field is checked before the key service is asked for anything.
+    crate::tokens::canonicals(&args.identity.fields())?;
+    super::linked::linked_canonicals(&links)?;
+    let mut scheme = args.keys.scheme(&args.client).await?;
+    let (tokens, linked) = subject_and_linked(&mut scheme, &args.identity.fields(), &links).await?;
     let request = VetRequest {
         request_id: match args.request_id {
             Some(id) => id,
             None => request_id()?,
         },
         subject_kind: SubjectKind::from(kind) as i32,
-        key_id: key.id().to_owned(),
+        key_id: scheme.key_id().to_owned(),
         tokens: match_tokens(&tokens),
         case_reference: args.case_ref.unwrap_or_default(),
         linked,

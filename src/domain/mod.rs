@@ -87,6 +87,10 @@ pub enum Error {
     /// An item of a batch ended without an answer (its task panicked or was cancelled).
     #[error("item was not processed")]
     NotProcessed,
+    /// The key service accepted a batch but could not evaluate it (its key, its proof step or
+    /// the evaluation task failed): nothing was evaluated. The cause is logged, not sent.
+    #[error("evaluation failed; nothing was evaluated")]
+    EvaluationFailed,
     /// The gateway is shutting down: a long-lived stream ends.
     #[error("{}", .0.answer())]
     ShuttingDown(StreamKind),

@@ -38,6 +38,7 @@ pub fn code_of(e: &Error) -> Code {
         | Error::Unreadable(_)
         | Error::NoRandomness
         | Error::NotProcessed
+        | Error::EvaluationFailed
         | Error::ShuttingDown(_) => Code::Unavailable,
     }
 }
@@ -271,6 +272,10 @@ mod tests {
             ),
             (Error::NoRandomness, "system randomness unavailable"),
             (Error::NotProcessed, "item was not processed"),
+            (
+                Error::EvaluationFailed,
+                "evaluation failed; nothing was evaluated",
+            ),
             (
                 Error::ShuttingDown(StreamKind::Watch),
                 "gateway shutting down; resume from your last cursor",

@@ -12,9 +12,16 @@ What it checks (each printed as `ok` or `FAIL`; exit status 0 only if every chec
   3. If an AuditService is served: the auditor replays entries 0..checkpoint size, finds the vet
      entries, and recomputes the RFC 9162 Merkle root of the leaves (skipped if UNIMPLEMENTED).
   4. With --portcullis BIN: `BIN token --json` gives the same tokens as Python for a non-ASCII name.
+  5. Tokens v2 (tests/interop/tokens_v2.py, written from docs/tokens.md and RFC 9497 with
+     libsodium's ristretto255 functions): every case of tests/data/token-vectors-v2.json and
+     every RFC 9497 ristretto255-SHA512 VOPRF vector; then live: Python blinds, the dev key
+     service evaluates, Python verifies the batched proof against certs-dev/keyservice.pub and
+     finalizes, the gateway accepts a vet with those tokens, and `BIN token --dev --json` gives
+     the same digests.
 
 Usage: client.py --port PORT [--host localhost] [--portcullis target/debug/portcullis]
-Needs grpcio, grpcio-tools and protobuf (tests/interop/setup.sh installs pinned versions).
+Needs grpcio, grpcio-tools and protobuf (tests/interop/setup.sh installs pinned versions) and
+libsodium >= 1.0.18 (Debian: libsodium23; setup.sh installs it when missing and run as root).
 """
 
 from __future__ import annotations
@@ -59,6 +66,18 @@ def load_token_module():
 
 
 tv = load_token_module()
+
+
+def load_v2_module():
+    """tests/interop/tokens_v2.py (the v2 client from docs/tokens.md), imported by path."""
+    spec = importlib.util.spec_from_file_location("portcullis_tokens_v2", HERE / "tokens_v2.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+v2 = load_v2_module()
 
 
 class Checks:
@@ -153,7 +172,7 @@ def generate_stubs(out_dir: Path):
         raise RuntimeError(f"protoc failed on {protos}")
     sys.path.insert(0, str(out_dir))
     mods = {}
-    for name in ("common", "vetting", "advisory", "audit"):
+    for name in ("common", "vetting", "advisory", "audit", "keyservice"):
         mods[name] = importlib.import_module(f"portcullis.v1.{name}_pb2")
         mods[name + "_grpc"] = importlib.import_module(f"portcullis.v1.{name}_pb2_grpc")
     return mods, protos
@@ -467,7 +486,10 @@ def cli_checks(c: Checks, binary: str) -> None:
     )
     if not c.check(out.returncode == 0, "cli: `portcullis token --json` runs", out.stderr.strip()):
         return
-    rust = json.loads(out.stdout)
+    listed = json.loads(out.stdout)
+    c.check(all(t.get("scheme") == "hmac-sha256" for t in listed),
+            "cli: `portcullis token --key-file` says its scheme is hmac-sha256")
+    rust = [{k: t[k] for k in ("kind", "canonical", "digest")} for t in listed]
     _, key = tv.parse_key(VECTORS_KEY.read_text(encoding="utf-8"))
     python = [
         {"kind": t["kind"], "canonical": t["canonical"], "digest": t["digest"]}
@@ -479,6 +501,71 @@ def cli_checks(c: Checks, binary: str) -> None:
         "cli: the Rust CLI's tokens for a non-ASCII name equal Python's (kind, canonical, digest)",
         f"rust {rust} python {python}",
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Tokens v2 (tests/interop/tokens_v2.py, from docs/tokens.md and RFC 9497 alone)
+# ---------------------------------------------------------------------------------------------
+
+
+def v2_vector_checks(c: Checks) -> None:
+    problems = v2.check_vectors(str(REPO / "tests" / "data" / "token-vectors-v2.json"))
+    c.check(not problems, "v2: every case of token-vectors-v2.json (blind, proof, finalize, digest)",
+            "; ".join(problems[:5]))
+    rfc = json.loads((REPO / "tests" / "data" / "voprf-rfc9497.json").read_text(encoding="utf-8"))
+    pk = v2.mul_base(bytes.fromhex(rfc["key"]["skSm"]))
+    ok = pk.hex() == rfc["key"]["pkSm"]
+    for vec in rfc["vectors"]:
+        xs = [bytes.fromhex(h) for h in vec["Input"].split(",")]
+        rs = [bytes.fromhex(h) for h in vec["Blind"].split(",")]
+        zs = [bytes.fromhex(h) for h in vec["EvaluationElement"].split(",")]
+        ms = [v2.blind_with(x, r) for x, r in zip(xs, rs)]
+        ok = ok and [m.hex() for m in ms] == vec["BlindedElement"].split(",")
+        ok = ok and v2.verify_proof(pk, ms, zs, bytes.fromhex(vec["Proof"]))
+        ok = ok and [v2.finalize(x, r, z).hex() for x, r, z in zip(xs, rs, zs)] == vec["Output"].split(",")
+    c.check(ok, "v2: every RFC 9497 ristretto255-SHA512 VOPRF vector (batched proof included)")
+
+
+def v2_live_checks(c: Checks, pb, host: str, port: int, binary: str | None) -> None:
+    """Python blinds, the dev key service (serve --dev) evaluates, Python verifies the batched
+    proof against certs-dev/keyservice.pub and finalizes; the digests equal the Rust CLI's."""
+    ks, vetting, common = pb["keyservice"], pb["vetting"], pb["common"]
+    key_id, pk = v2.parse_pinned((CERTS / "keyservice.pub").read_text(encoding="utf-8"))
+    fields = {"name": "Dr. Søren Åßmann-Łukasiewicz", "dob": "31/07/1985", "email": "S@Example.org"}
+    tokens = tv.derive(bytes(32), fields)  # the key is unused: only kinds and canonical forms
+    inputs = [v2.token_input(t["label"], t["canonical"]) for t in tokens]
+    blinded = [v2.blind(x) for x in inputs]
+    stub = pb["keyservice_grpc"].KeyServiceStub(channel(host, port, "alpha-officer"))
+    answer = stub.Evaluate(ks.EvaluateRequest(key_id=key_id, blinded_elements=[m for _, m in blinded]))
+    zs = list(answer.evaluated_elements)
+    ok = v2.verify_proof(pk, [m for _, m in blinded], zs, answer.proof)
+    c.check(ok, f"v2: the key service's batched proof verifies against the pinned {key_id} key")
+    tampered = bytearray(answer.proof)
+    tampered[0] ^= 1
+    c.check(not v2.verify_proof(pk, [m for _, m in blinded], zs, bytes(tampered)),
+            "v2: a tampered proof does not verify")
+    digests = [v2.finalize(x, r, z)[:32].hex() for x, (r, _), z in zip(inputs, blinded, zs)]
+    vet = pb["vetting_grpc"].VettingServiceStub(channel(host, port, "alpha-officer")).Vet(
+        vetting.VetRequest(
+            request_id="py-v2-1", subject_kind=common.SubjectKind.Value("DONOR_INDIVIDUAL"),
+            key_id=key_id,
+            tokens=[common.MatchToken(kind=common.TokenKind.Value(t["kind"]), digest=bytes.fromhex(d))
+                    for t, d in zip(tokens, digests)]))
+    c.check(vet.request_id == "py-v2-1", "v2: the gateway accepts a vet with Python's v2 tokens")
+    if binary is None:
+        c.skip("v2 cli", "no --portcullis binary given")
+        return
+    cmd = [binary, "token", "--dev", "--identity", str(CERTS / "clients" / "alpha-officer"),
+           "--server", f"https://{host}:{port}", "--json"]
+    for k, v in (("name", fields["name"]), ("dob", fields["dob"]), ("email", fields["email"])):
+        cmd += [f"--{k}", v]
+    out = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", timeout=60, check=False)
+    if not c.check(out.returncode == 0, "v2: `portcullis token --dev --json` runs", out.stderr.strip()):
+        return
+    rust = [(t["kind"], t["canonical"], t["digest"], t["scheme"]) for t in json.loads(out.stdout)]
+    python = [(t["kind"], t["canonical"], d, v2.SUITE) for t, d in zip(tokens, digests)]
+    c.check(rust == python, "v2: the Rust client's digests equal Python's (kind, canonical, digest)",
+            f"rust {rust} python {python}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,6 +610,15 @@ def main() -> int:
                 audit_checks(c, pb, args.host, args.port, seen)
             except Exception:
                 c.crashed("audit")
+        try:
+            v2_vector_checks(c)
+        except Exception:
+            c.crashed("v2 vectors")
+        if pb is not None:
+            try:
+                v2_live_checks(c, pb, args.host, args.port, args.portcullis)
+            except Exception:
+                c.crashed("v2 live")
 
     if args.portcullis:
         try:

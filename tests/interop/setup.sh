@@ -36,6 +36,18 @@ sys.exit(0 if all(version(name) == v for name, v in want.items()) else 1)
 EOF
 }
 
+# Tokens v2 (tests/interop/tokens_v2.py) uses libsodium's ristretto255 functions through ctypes.
+if ! python3 -c 'import ctypes, ctypes.util; ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23").crypto_core_ristretto255_from_hash' >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "libsodium with ristretto255 is missing; installing libsodium23 with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsodium23
+  else
+    say "libsodium >= 1.0.18 is missing (as root: apt-get install libsodium23)" >&2
+    exit 1
+  fi
+fi
+
 if venv_ready; then
   say "$venv already has grpcio $GRPCIO_VERSION, grpcio-tools $GRPCIO_TOOLS_VERSION, protobuf $PROTOBUF_VERSION, anyascii $ANYASCII_VERSION; nothing to do"
   exit 0

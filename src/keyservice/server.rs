@@ -1,0 +1,229 @@
+//! `portcullis keyservice`: the key service in its own process, with its own TLS server
+//! certificate, data directory and tamper-evident audit log (the gateway's log format, with
+//! its own origin and signing key). It serves `KeyService` to parties and officials and
+//! `AuditService` to auditors, so `portcullis audit verify --server` works against it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::audit::checkpoint::NoteVerifier;
+use crate::audit::{integrity, AuditError, AuditLog, Checkpointer};
+use crate::config::Config;
+use crate::identity::Policy;
+use crate::keyservice::service::KeyServing;
+use crate::keyservice::KeyRing;
+use crate::limits::Limiter;
+use crate::proto::v1::audit_service_server::AuditServiceServer;
+use crate::proto::v1::key_service_server::KeyServiceServer;
+use crate::service::audit::Auditing;
+use crate::service::auth::AuthLayer;
+use crate::store::Store;
+use crate::tls::Acceptor;
+use crate::Error;
+
+/// The development key service's defaults (`portcullis keyservice --dev`): the development
+/// PKI's server certificate and `keyservice.key`, listen `127.0.0.1:50061`, data
+/// `./data-keyservice`, its own log origin and signing key.
+pub fn dev_config(certs_dir: &std::path::Path) -> Config {
+    let mut config = Config::dev(certs_dir);
+    config.listen = SocketAddr::from(([127, 0, 0, 1], 50061));
+    config.data_dir = "data-keyservice".into();
+    config.audit.origin = crate::pki::DEV_KEYSERVICE_LOG_NAME.to_owned();
+    config.audit.signing_key = certs_dir.join(crate::pki::DEV_KEYSERVICE_LOG_KEY_FILE);
+    config
+}
+
+/// A running key service.
+pub struct Running {
+    addr: SocketAddr,
+    acceptor: Acceptor,
+    policy: Arc<ArcSwap<Policy>>,
+    limiter: Arc<Limiter>,
+    fixed: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), Error>>,
+    store: Store,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("keyservice::Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a key service: loads its keys, checks its audit log against the latest checkpoint
+/// (refusing to start on a mismatch), starts the writer and the checkpoint signer, and serves.
+pub async fn start(config: Config) -> Result<Running, Error> {
+    crate::server::check_ca(&config)?;
+    let keys = KeyRing::load(
+        &config.key_service_keys,
+        config.matching_key_ids.iter().cloned(),
+    )?;
+    if keys.is_empty() {
+        return Err(Error::Config(
+            "key_service_keys: a key service needs at least one private key file".into(),
+        ));
+    }
+    let tls = crate::tls::server_config(&config.tls)?;
+    let signer = crate::server::load_signer(&config)?;
+    let verifier = NoteVerifier::parse(&signer.verifier_key()).map_err(AuditError::from)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
+    let store = Store::open_with_cache(&config.data_dir, config.cache_bytes)?;
+    let latest = integrity::check_at_startup(&store, &verifier, &config.audit.origin)?;
+    let (log, writer) = AuditLog::start(
+        store.clone(),
+        config.audit.write_timeout,
+        config.audit.max_batch,
+    )?;
+    let checkpoints = Checkpointer::new(
+        store.clone(),
+        signer,
+        config.audit.origin.clone(),
+        log.durable(),
+        latest,
+    );
+    let signing = checkpoints.spawn(config.audit.checkpoint_interval);
+    let (stopping_tx, stopping) = watch::channel(false);
+    let policy = Arc::new(ArcSwap::from_pointee(Policy {
+        accredited_parties: config.accredited_parties.clone(),
+    }));
+    let limiter = Arc::new(Limiter::new(config.limits));
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Config(format!("listen: {e}")))?;
+    let acceptor = Acceptor::new(
+        tls,
+        config.handshake_timeout,
+        &config.trust_domain,
+        config.transport,
+    );
+    let incoming = acceptor.clone().incoming(listener);
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<KeyServiceServer<KeyServing>>()
+        .await;
+    health_reporter
+        .set_serving::<AuditServiceServer<Auditing>>()
+        .await;
+
+    let limit = crate::service::MAX_MESSAGE_BYTES;
+    let router = tonic::transport::Server::builder()
+        .max_connection_age(config.max_connection_age)
+        .max_concurrent_streams(config.transport.max_concurrent_streams)
+        .layer(AuthLayer::new(policy.clone(), log.clone(), limiter.clone()))
+        .add_service(health)
+        .add_service(
+            KeyServiceServer::new(KeyServing::new(
+                Arc::new(keys),
+                policy.clone(),
+                log.clone(),
+                limiter.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AuditServiceServer::new(Auditing::new(log, store.clone(), checkpoints, stopping))
+                .max_decoding_message_size(limit),
+        );
+
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = router
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = shutdown_rx.await;
+                stopping_tx.send_replace(true);
+            })
+            .await;
+        // The router and every audit handle it held are gone: the writer makes its last
+        // batch durable and stops; the signer then signs the final size.
+        if writer.await.is_err() {
+            tracing::error!("audit writer task failed");
+        }
+        if signing.await.is_err() {
+            tracing::error!("checkpoint signer task failed");
+        }
+        served.map_err(|e| Error::Connect(format!("serving: {e}")))
+    });
+    tracing::info!(%addr, "portcullis key service listening");
+    Ok(Running {
+        addr,
+        acceptor,
+        policy,
+        limiter,
+        fixed: config,
+        shutdown: Some(shutdown_tx),
+        task,
+        store,
+    })
+}
+
+impl Running {
+    /// The address the key service listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Applies a new configuration without dropping calls: server certificate, CRL,
+    /// accredited parties, quotas and transport limits (for new connections). Everything else (keys included) needs a restart; a
+    /// change to it is refused. On any error nothing is replaced.
+    pub fn reload(&self, config: &Config) -> Result<(), Error> {
+        let fixed = &self.fixed;
+        let restart_only = [
+            ("listen", fixed.listen != config.listen),
+            ("data_dir", fixed.data_dir != config.data_dir),
+            ("trust_domain", fixed.trust_domain != config.trust_domain),
+            ("audit", fixed.audit != config.audit),
+            (
+                "key_service_keys",
+                fixed.key_service_keys != config.key_service_keys,
+            ),
+            (
+                "matching_key_ids",
+                fixed.matching_key_ids != config.matching_key_ids,
+            ),
+            (
+                "transport.max_concurrent_streams",
+                fixed.transport.max_concurrent_streams != config.transport.max_concurrent_streams,
+            ),
+        ];
+        if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
+            return Err(Error::Config(format!(
+                "{key}: cannot change while running; restart the key service"
+            )));
+        }
+        crate::server::check_ca(config)?;
+        let tls = crate::tls::server_config(&config.tls)?;
+        self.acceptor.replace(tls);
+        self.acceptor.replace_limits(config.transport);
+        self.policy.store(Arc::new(Policy {
+            accredited_parties: config.accredited_parties.clone(),
+        }));
+        self.limiter.replace(config.limits);
+        tracing::info!("key service configuration reloaded");
+        Ok(())
+    }
+
+    /// Stops accepting, finishes in-flight calls, makes the audit log durable and returns.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let result = (&mut self.task)
+            .await
+            .map_err(|e| Error::Connect(format!("server task: {e}")))?;
+        self.store.flush().await?;
+        result
+    }
+}

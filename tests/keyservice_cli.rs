@@ -1,0 +1,260 @@
+//! Tokens v2 with the real binary: `token`, `publish` and `vet` (single and `--csv`) through the
+//! development key service of `serve --dev`; a key service that is down makes `vet` fail
+//! plainly; `portcullis keyservice` as its own process with its own log that `audit verify`
+//! checks.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod common;
+
+use common::process::{json, repo, run, ServerProcess, BIN};
+
+const PARTY: &str = "certs-dev/clients/alpha-officer";
+
+#[test]
+fn token_publish_and_vet_use_the_dev_key_service_by_default_under_dev() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let port = Some(server.port);
+
+    let token = |name: &str, dob: &str| {
+        let (ok, out, err) = run(
+            port,
+            &[
+                "token",
+                "--dev",
+                "--identity",
+                PARTY,
+                "--name",
+                name,
+                "--dob",
+                dob,
+            ],
+        );
+        assert!(ok, "{err}");
+        out
+    };
+    let a = token("José García-Pérez", "1971-04-12");
+    assert!(
+        a.starts_with("key id dev-2 (scheme voprf-ristretto255-sha512)"),
+        "{a}"
+    );
+    assert!(a.contains("PERSON_NAME_DOB"), "{a}");
+    assert!(a.contains("garcia jose perez|1971-04-12"), "{a}");
+    // Another spelling, another random blind: the same digests.
+    assert_eq!(a, token("GARCIA PEREZ, Jose", "12/04/1971"));
+
+    let (ok, _, err) = run(
+        port,
+        &[
+            "publish",
+            "--dev",
+            "--identity",
+            "certs-dev/clients/official",
+            "--name",
+            "GARCIA PEREZ, Jose",
+            "--dob",
+            "12/04/1971",
+            "--grade",
+            "high",
+            "--likelihood",
+            "likely",
+            "--guidance",
+            "Consult the liaison.",
+            "--audience",
+            "alpha",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(
+        port,
+        &[
+            "vet",
+            "--dev",
+            "--identity",
+            PARTY,
+            "--kind",
+            "donor-individual",
+            "--name",
+            "José García-Pérez",
+            "--dob",
+            "1971-04-12",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["grade"], "HIGH");
+
+    // vet --csv through the key service, in batches.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("donors.csv");
+    let mut text = String::from("kind,name,dob\n");
+    for i in 0..300 {
+        text.push_str(&format!("donor-individual,Donor Number{i},1980-01-01\n"));
+    }
+    text.push_str("donor-individual,José García-Pérez,1971-04-12\n");
+    std::fs::write(&input, text).unwrap();
+    let out_file = dir.path().join("out.jsonl");
+    let (ok, _, err) = run(
+        port,
+        &[
+            "vet",
+            "--dev",
+            "--identity",
+            PARTY,
+            "--csv",
+            input.to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect();
+    assert_eq!(lines.len(), 301);
+    assert_eq!(lines[300]["grade"], "HIGH");
+    assert!(lines[..300].iter().all(|l| l["grade"] == "NO_TRACE"));
+    server.stop();
+}
+
+#[test]
+fn a_key_service_that_is_down_fails_vet_without_a_fallback() {
+    // A port nobody listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let (ok, _, err) = run(
+        None,
+        &[
+            "vet",
+            "--identity",
+            PARTY,
+            "--key-service",
+            &format!("https://localhost:{port}"),
+            "--key-service-key",
+            "certs-dev/keyservice.pub",
+            "--key-file",
+            "certs-dev/matching.key",
+            "--kind",
+            "staff",
+            "--email",
+            "a@example.org",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("exclude each other"), "{err}");
+    let (ok, _, err) = run(
+        None,
+        &[
+            "vet",
+            "--identity",
+            PARTY,
+            "--key-service",
+            &format!("https://localhost:{port}"),
+            "--key-service-key",
+            "certs-dev/keyservice.pub",
+            "--kind",
+            "staff",
+            "--email",
+            "a@example.org",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("key service https://localhost:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("never falls back"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_keyservice_process_keeps_its_own_log_that_audit_verify_checks() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(repo())
+        .args(["keyservice", "--dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("keyservice listening on ") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the key service did not start");
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let url = format!("https://localhost:{port}");
+
+    let (ok, out, err) = run(
+        None,
+        &[
+            "token",
+            "--identity",
+            PARTY,
+            "--server",
+            "https://localhost:1",
+            "--key-service",
+            &url,
+            "--key-service-key",
+            "certs-dev/keyservice.pub",
+            "--email",
+            "a@example.org",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let v = json(&out);
+    assert_eq!(v[0]["scheme"], "voprf-ristretto255-sha512");
+    assert_eq!(v[0]["key_id"], "dev-2");
+
+    // Its log has its own origin and key: the gateway's key does not verify it, its own does.
+    std::thread::sleep(Duration::from_millis(1500));
+    let verify = |vkey: &str| {
+        run(
+            None,
+            &[
+                "audit",
+                "verify",
+                "--identity",
+                "certs-dev/clients/auditor",
+                "--server",
+                &url,
+                "--vkey",
+                vkey,
+            ],
+        )
+    };
+    let (ok, out, err) = verify("certs-dev/keyservice-log.vkey");
+    assert!(ok, "{out}{err}");
+    let (ok, _, _) = verify("certs-dev/log.vkey");
+    assert!(!ok);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -276,7 +276,7 @@ async fn an_official_and_a_party_match_through_v2_tokens() {
     let mut party = scheme(&gw, "alpha-officer").await;
     let published = official
         .tokens(&IdentityFields {
-            name: Some("GARCIA PEREZ, Jose".into()),
+            name: Some("JOSE GARCIA PEREZ".into()),
             dob: Some("12/04/1971".into()),
             ..Default::default()
         })

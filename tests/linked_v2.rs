@@ -162,8 +162,8 @@ fn csv_linked_rows_are_digested_under_v2_with_their_subject() {
     assert_eq!(row("2")[2], "HIGH");
     assert_eq!(row("2")[7], "NO_TRACE");
     assert_eq!(row("3")[2..5], ["HIGH", advisory.as_str(), "PARTIAL"]);
-    assert_eq!(row("3")[8..], ["psc-1", "CONTROLLER"]);
-    assert_eq!(row("7")[8..], ["acct-1", "FUNDING_SOURCE"]);
+    assert_eq!(row("3")[8..], ["psc-1", "CONTROLLER", "EXACT"]);
+    assert_eq!(row("7")[8..10], ["acct-1", "FUNDING_SOURCE"]);
     assert_eq!(row("9")[6], "local: dob: not a real month");
     assert_eq!(rows.len(), 10, "one result per input row");
     assert!(err.contains("answered: 6"), "{err}");

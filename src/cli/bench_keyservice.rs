@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
+use super::proc_stats;
 use crate::client::ClientIdentity;
 use crate::config::Config;
 use crate::oprf::{input, Blinded, PublicKey};
@@ -172,7 +173,7 @@ async fn measure(
     let client = KeyServiceClient::new(channel)
         .max_decoding_message_size(8 << 20)
         .max_encoding_message_size(8 << 20);
-    let clk = super::bench::clk_tck();
+    let clk = proc_stats::clk_tck();
     let pid = child.child.id();
 
     let mut rows = Vec::new();
@@ -184,7 +185,7 @@ async fn measure(
         } else {
             concurrency
         };
-        let before = super::bench::proc_cpu_seconds(pid, clk);
+        let before = proc_stats::proc_cpu_seconds(pid, clk);
         let start = Instant::now();
         let deadline = start + duration;
         let mut tasks = Vec::new();
@@ -210,7 +211,7 @@ async fn measure(
             errors += e;
         }
         let seconds = start.elapsed().as_secs_f64();
-        let after = super::bench::proc_cpu_seconds(pid, clk);
+        let after = proc_stats::proc_cpu_seconds(pid, clk);
         let elements = (calls * batch as u64) as f64;
         rows.push(BatchRow {
             batch,

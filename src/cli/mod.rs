@@ -14,6 +14,7 @@ mod keyservice;
 mod linked;
 mod locate;
 mod pki_commands;
+mod proc_stats;
 mod psc;
 mod receipt;
 mod retry;

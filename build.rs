@@ -1,5 +1,6 @@
 //! Compiles the gRPC contract under `proto/` with protox (a pure-Rust protobuf compiler, so no
-//! system `protoc` is needed) and generates prost messages and tonic stubs.
+//! system `protoc` is needed) and generates the tonic *server* stubs. The messages and client
+//! stubs come from the client crate (`portcullis_client::proto`), named through `extern_path`.
 
 use std::path::PathBuf;
 
@@ -19,6 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&fds),
     )?;
     tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .extern_path(".portcullis.v1", "::portcullis_client::proto::v1")
         // Undecodable request bytes must be INVALID_ARGUMENT, not tonic's default INTERNAL.
         .codec_path("crate::service::codec::Codec")
         .compile_fds(fds)?;

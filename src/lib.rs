@@ -18,8 +18,12 @@
 //! - [`tls`]: the one place the rustls crypto provider (ring) and TLS 1.3 are chosen.
 //! - [`transport`]: accepting connections: handshake admission, timeouts and caps, refusals.
 //! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
-//! - [`tokens`]: canonical identity tokens, computed by clients (never by the server).
-//! - [`oprf`]: tokens v2, the RFC 9497 VOPRF the key service evaluates and clients finalize.
+//! - [`tokens`]: canonical identity tokens, computed by clients (never by the server): the
+//!   client crate's [`portcullis_client::tokens`], re-exported, plus the recall benchmark.
+//! - [`oprf`]: tokens v2, the RFC 9497 VOPRF the key service evaluates and clients finalize
+//!   (re-exported from [`portcullis_client::oprf`]).
+//! - [`proto`]: the gRPC contract: the client crate's messages and client stubs, and the
+//!   gateway's server stubs.
 //! - [`store`]: sled-backed advisories, token index and idempotency records.
 //! - [`audit`]: the group-commit audit log writer and its entries, the Merkle tree, signed
 //!   checkpoints, the start-up integrity check and the auditor's verifier (docs/audit.md).
@@ -27,7 +31,11 @@
 //! - [`service`]: the tonic services (vetting, advisories, audit) and the single mapping of
 //!   domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
-//! - [`client`]: an mTLS gRPC channel for the CLI and tests.
+//! - [`client`]: an mTLS gRPC channel for the CLI and tests (the client crate's
+//!   [`portcullis_client::channel`], with this crate's [`Error`]).
+//!
+//! A party's back office does not link this crate: it links `portcullis-client` (`client/`),
+//! which holds the generated messages and client stubs, tokens, the channel and a typed API.
 //! - [`keyservice`]: the tokens v2 key service (its gRPC service, its own process) and its client.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.
@@ -43,14 +51,13 @@ pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod config;
-mod dleq;
 pub mod domain;
 pub mod error;
 pub mod identity;
 pub mod keyservice;
 pub mod limits;
 pub mod metrics;
-pub mod oprf;
+pub use portcullis_client::oprf;
 pub mod pki;
 pub mod proto;
 pub mod server;

@@ -1,8 +1,10 @@
-//! The generated gRPC contract (`proto/portcullis/v1/*.proto`).
+//! The generated gRPC contract (`proto/portcullis/v1/*.proto`): the messages and client stubs
+//! from the client crate ([`portcullis_client::proto`]) and the gateway's own server stubs.
 
-/// Messages and services of package `portcullis.v1`.
+/// Messages, client stubs and server stubs of package `portcullis.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
 pub mod v1 {
+    pub use portcullis_client::proto::v1::*;
     tonic::include_proto!("portcullis.v1");
 }
 

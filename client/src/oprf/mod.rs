@@ -388,7 +388,7 @@ mod tests {
 
     #[test]
     fn every_rfc9497_ristretto255_sha512_voprf_vector() {
-        let text = include_str!("../../tests/data/voprf-rfc9497.json");
+        let text = include_str!("../../../tests/data/voprf-rfc9497.json");
         let file: serde_json::Value = serde_json::from_str(text).unwrap();
         let key = &file["key"];
         let sk = hex::decode(key["skSm"].as_str().unwrap()).unwrap();

@@ -413,7 +413,7 @@ pub fn derive(key: &MatchingKey, fields: &IdentityFields) -> Result<Vec<Token>, 
         .collect())
 }
 
-/// The kinds and canonical forms [`derive`] would digest, without digesting them: what a
+/// The kinds and canonical forms [`derive()`] would digest, without digesting them: what a
 /// tokens v2 client blinds and sends to the key service (same rules and errors).
 pub fn canonicals(fields: &IdentityFields) -> Result<Vec<(TokenKind, String)>, TokenError> {
     canonicals_on(fields, today_utc())

@@ -147,7 +147,7 @@ fn sound_char(c: u8, next: Option<u8>) -> &'static str {
 }
 
 /// The sound classes of one word of a Latin spelling (`[a-z0-9]+`): scanned left to right, a
-/// multi-letter rule of [`SOUND_RULES`] or else one character's class is emitted, and a class
+/// multi-letter rule of `SOUND_RULES` or else one character's class is emitted, and a class
 /// equal to the last one emitted in this word is skipped (so doubled letters, and letters
 /// separated only by vowels, count once). E.g. `muhammad` → `mhmt`, `tchaikovsky` → `xkfsk`.
 pub fn sound_word(word: &str) -> String {

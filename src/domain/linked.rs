@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::validate::{tokens_at, Token};
+use super::token_list::{tokens_at, Token};
 use super::Error;
 use crate::proto::v1::{LinkedSubject, Relation};
 

@@ -10,6 +10,7 @@ mod advisory;
 mod linked;
 mod monitor;
 mod strength;
+mod token_list;
 mod validate;
 mod vetting;
 

@@ -7,10 +7,12 @@ use std::collections::BTreeSet;
 use prost_types::Timestamp;
 
 use super::linked::{linked, Linked};
+use super::token_list::tokens_at;
+pub use super::token_list::Token;
 use super::Error;
 use crate::proto::v1::{
     GetAdvisoryRequest, Handling, Likelihood, ListAdvisoriesRequest, MatchToken, PublishRequest,
-    ReviseRequest, RiskGrade, SubjectKind, TokenKind, VetRequest, WithdrawRequest,
+    ReviseRequest, RiskGrade, SubjectKind, VetRequest, WithdrawRequest,
 };
 
 /// Most tokens in one vetting request: one subject's exact and variant tokens (a name of six
@@ -28,15 +30,6 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// Largest page of ListAdvisories (larger requests are clamped, as AIP-158 suggests).
 pub const MAX_PAGE_SIZE: usize = 500;
-
-/// One identity token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Token {
-    /// Which canonical form it was computed from.
-    pub kind: TokenKind,
-    /// The 32-byte HMAC.
-    pub digest: [u8; 32],
-}
 
 /// A validated vetting request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,55 +182,6 @@ fn expected_version(v: u32) -> Result<u32, Error> {
 
 fn tokens(list: Vec<MatchToken>, max: usize) -> Result<Vec<Token>, Error> {
     tokens_at("tokens", list, max)
-}
-
-/// Validates the token list at `field` (`tokens`, `linked[2].tokens`): errors name
-/// `{field}[i].digest` and so on.
-pub(super) fn tokens_at(
-    field: &str,
-    list: Vec<MatchToken>,
-    max: usize,
-) -> Result<Vec<Token>, Error> {
-    if list.is_empty() {
-        return Err(Error::invalid(field, "at least one token is required"));
-    }
-    if list.len() > max {
-        return Err(Error::invalid(
-            field,
-            format!("at most {max} tokens, got {}", list.len()),
-        ));
-    }
-    let mut out: Vec<Token> = Vec::with_capacity(list.len());
-    for (i, t) in list.into_iter().enumerate() {
-        let MatchToken { kind, digest } = t;
-        let kind = match TokenKind::try_from(kind) {
-            Ok(TokenKind::Unspecified) => {
-                return Err(Error::invalid(format!("{field}[{i}].kind"), "required"))
-            }
-            Ok(k) => k,
-            Err(_) => {
-                return Err(Error::invalid(
-                    format!("{field}[{i}].kind"),
-                    format!("unknown value {kind}"),
-                ))
-            }
-        };
-        let digest: [u8; 32] = digest.as_slice().try_into().map_err(|_| {
-            Error::invalid(
-                format!("{field}[{i}].digest"),
-                format!("must be 32 bytes, got {}", digest.len()),
-            )
-        })?;
-        let token = Token { kind, digest };
-        if let Some(j) = out.iter().position(|t| *t == token) {
-            return Err(Error::invalid(
-                format!("{field}[{i}]"),
-                format!("duplicate of {field}[{j}]"),
-            ));
-        }
-        out.push(token);
-    }
-    Ok(out)
 }
 
 fn subject_kind(field: &str, v: i32) -> Result<SubjectKind, Error> {
@@ -562,6 +506,7 @@ fn decode_page_token(token: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::v1::TokenKind;
 
     fn token(kind: TokenKind, len: usize) -> MatchToken {
         MatchToken {

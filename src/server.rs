@@ -95,13 +95,25 @@ pub(crate) fn load_signer(config: &Config) -> Result<NoteSigner, Error> {
         .map_err(|e| Error::Config(format!("audit.signing_key: {}: {e}", path.display())))
 }
 
-/// Starts a gateway: binds the listener, opens the store, checks the audit log against its
-/// latest checkpoint (refusing to start on a mismatch), starts the audit writer and the
-/// checkpoint signer, and serves. Returns once the gateway accepts connections.
-pub async fn start(config: Config) -> Result<Running, Error> {
-    check_ca(&config)?;
-    let tls = crate::tls::server_config(&config.tls)?;
-    let signer = load_signer(&config)?;
+/// A data directory opened for serving: the store, its audit log writer and the checkpoint
+/// signer, shared by the gateway and the key service.
+pub(crate) struct AuditedStore {
+    /// The opened store.
+    pub(crate) store: Store,
+    /// The handle calls record their entries through.
+    pub(crate) log: AuditLog,
+    /// The group-commit writer task.
+    pub(crate) writer: JoinHandle<()>,
+    /// The checkpoint signer, for AuditService.
+    pub(crate) checkpoints: Arc<Checkpointer>,
+    /// The periodic signing task.
+    pub(crate) signing: JoinHandle<()>,
+}
+
+/// Opens `config.data_dir`, checks its audit log against the latest signed checkpoint (refusing
+/// to start on a mismatch), and starts the audit writer and the checkpoint signer.
+pub(crate) fn open_audited_store(config: &Config) -> Result<AuditedStore, Error> {
+    let signer = load_signer(config)?;
     let verifier = NoteVerifier::parse(&signer.verifier_key()).map_err(AuditError::from)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
     let store = Store::open_with_cache(&config.data_dir, config.cache_bytes)?;
@@ -119,6 +131,28 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         latest,
     );
     let signing = checkpoints.spawn(config.audit.checkpoint_interval);
+    Ok(AuditedStore {
+        store,
+        log,
+        writer,
+        checkpoints,
+        signing,
+    })
+}
+
+/// Starts a gateway: binds the listener, opens the store, checks the audit log against its
+/// latest checkpoint (refusing to start on a mismatch), starts the audit writer and the
+/// checkpoint signer, and serves. Returns once the gateway accepts connections.
+pub async fn start(config: Config) -> Result<Running, Error> {
+    check_ca(&config)?;
+    let tls = crate::tls::server_config(&config.tls)?;
+    let AuditedStore {
+        store,
+        log,
+        writer,
+        checkpoints,
+        signing,
+    } = open_audited_store(&config)?;
     let (stopping_tx, stopping) = watch::channel(false);
     let policy = Arc::new(ArcSwap::from_pointee(Policy {
         accredited_parties: config.accredited_parties.clone(),

@@ -11,8 +11,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::audit::checkpoint::NoteVerifier;
-use crate::audit::{integrity, AuditError, AuditLog, Checkpointer};
 use crate::config::Config;
 use crate::identity::Policy;
 use crate::keyservice::service::KeyServing;
@@ -20,6 +18,7 @@ use crate::keyservice::KeyRing;
 use crate::limits::Limiter;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::key_service_server::KeyServiceServer;
+use crate::server::{open_audited_store, AuditedStore};
 use crate::service::audit::Auditing;
 use crate::service::auth::AuthLayer;
 use crate::store::Store;
@@ -72,24 +71,13 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         ));
     }
     let tls = crate::tls::server_config(&config.tls)?;
-    let signer = crate::server::load_signer(&config)?;
-    let verifier = NoteVerifier::parse(&signer.verifier_key()).map_err(AuditError::from)?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
-    let store = Store::open_with_cache(&config.data_dir, config.cache_bytes)?;
-    let latest = integrity::check_at_startup(&store, &verifier, &config.audit.origin)?;
-    let (log, writer) = AuditLog::start(
-        store.clone(),
-        config.audit.write_timeout,
-        config.audit.max_batch,
-    )?;
-    let checkpoints = Checkpointer::new(
-        store.clone(),
-        signer,
-        config.audit.origin.clone(),
-        log.durable(),
-        latest,
-    );
-    let signing = checkpoints.spawn(config.audit.checkpoint_interval);
+    let AuditedStore {
+        store,
+        log,
+        writer,
+        checkpoints,
+        signing,
+    } = open_audited_store(&config)?;
     let (stopping_tx, stopping) = watch::channel(false);
     let policy = Arc::new(ArcSwap::from_pointee(Policy {
         accredited_parties: config.accredited_parties.clone(),

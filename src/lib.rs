@@ -39,9 +39,9 @@
 //! - [`keyservice`]: the tokens v2 key service (its gRPC service, its own process) and its client.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.
-//! - [`pki`]: the development PKI generator, and production key material: a CA and the
-//!   certificates it issues ([`pki::ca`]), its CRL ([`pki::crl`]), the log and matching keys
-//!   ([`pki::keys`]).
+//! - [`pki`]: key material: the development PKI generator ([`pki::dev`]), and production key
+//!   material: a CA and the certificates it issues ([`pki::ca`]), its CRL ([`pki::crl`]), the
+//!   log and matching keys ([`pki::keys`]).
 //! - [`cli`]: the `portcullis` command.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]

@@ -1,4 +1,4 @@
-//! Development PKI generator (`portcullis certs dev`).
+//! The development PKI generator (`portcullis certs dev`).
 //!
 //! [`generate_dev`] writes everything a developer needs to run Portcullis locally over mutual TLS
 //! into one directory (committed to the repository as `certs-dev/`):
@@ -18,7 +18,8 @@
 //!
 //! **Everything [`generate_dev`] produces is for development only.** The private keys are
 //! committed to a public repository; the server refuses to run with the development CA outside
-//! `--dev`. Production key material comes from the submodules ([`ca`], [`crl`], [`keys`];
+//! `--dev`. Production key material comes from the sibling modules ([`super::ca`], [`super::crl`],
+//! [`super::keys`];
 //! `portcullis certs ca|issue|crl|revoke|log-key|matching-key`), which never overwrite a file.
 //!
 //! Certificates have fixed, explicit serial numbers ([`CA_SERIAL`], [`SERVER_SERIAL`],
@@ -27,24 +28,20 @@
 //! the `expired` client has a window that ended in the past. Keys, the CRL's dates, the log key
 //! and the matching key are fresh on every run.
 
-pub mod ca;
-pub mod crl;
-mod files;
-pub mod keys;
-
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevocationReason, RevokedCertParams, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, ExtendedKeyUsagePurpose,
+    IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams,
+    SanType, SerialNumber,
 };
 use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use time::{Duration, OffsetDateTime};
+
+use super::{dn, gen_err, ia5, new_key, verifier_key, PkiError};
 
 /// Common name of the development CA; the server uses it to recognise (and, outside `--dev`,
 /// refuse) the development CA.
@@ -232,65 +229,6 @@ pub const DEV_CLIENTS: &[DevClient] = &[
         )
     },
 ];
-
-/// Errors from [`generate_dev`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PkiError {
-    /// Creating a directory or writing a file failed.
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        /// The directory or file concerned.
-        path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Generating a key, certificate or CRL failed.
-    #[error("cannot generate {what}: {source}")]
-    Generate {
-        /// What was being generated, e.g. `"certificate clients/alpha-officer.crt"`.
-        what: String,
-        /// The underlying certificate-library error.
-        #[source]
-        source: rcgen::Error,
-    },
-    /// The system random number generator or key generation in `ring` failed.
-    #[error("cannot generate {what}: cryptographic library failure")]
-    Crypto {
-        /// What was being generated, e.g. `"log-signing key"`.
-        what: &'static str,
-    },
-    /// The system clock is outside the range certificates and CRLs can express.
-    #[error("system clock out of range for CRL dates")]
-    Clock,
-    /// A key or certificate file that would be written already exists (never overwritten).
-    #[error("{} already exists; refusing to overwrite it (move it away first)", path.display())]
-    Exists {
-        /// The existing file.
-        path: PathBuf,
-    },
-    /// An input file (a CA certificate or key, a CRL, a CSR) cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An input file was read but is not what it should be; the message says why.
-    #[error("{}: {why}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// A command-line value is unusable; the message names it.
-    #[error("{0}")]
-    Argument(String),
-}
 
 /// What [`generate_dev`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -549,32 +487,6 @@ pub fn generate_keyservice_key(
     Ok((w.files, public))
 }
 
-/// C2SP signed-note verifier key text `<name>+<8 hex key id>+<base64(0x01 || public key)>`
-/// for an Ed25519 public key (no trailing newline).
-fn verifier_key(name: &str, public_key: &[u8]) -> String {
-    let mut typed = Vec::with_capacity(1 + public_key.len());
-    typed.push(0x01);
-    typed.extend_from_slice(public_key);
-    let mut hashed = Vec::with_capacity(name.len() + 1 + typed.len());
-    hashed.extend_from_slice(name.as_bytes());
-    hashed.push(b'\n');
-    hashed.extend_from_slice(&typed);
-    let digest = ring::digest::digest(&ring::digest::SHA256, &hashed);
-    let key_id = &digest.as_ref()[..4];
-    format!(
-        "{name}+{}+{}",
-        hex::encode(key_id),
-        base64::engine::general_purpose::STANDARD.encode(&typed)
-    )
-}
-
-fn dn(common_name: &str, organisation: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::OrganizationName, organisation);
-    dn.push(DnType::CommonName, common_name);
-    dn
-}
-
 fn leaf_params(
     common_name: &str,
     serial: u64,
@@ -590,24 +502,6 @@ fn leaf_params(
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;
     params
-}
-
-fn new_key(what: &'static str) -> Result<KeyPair, PkiError> {
-    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(gen_err(what))
-}
-
-fn ia5(s: &str, what: &str) -> Result<rcgen::string::Ia5String, PkiError> {
-    rcgen::string::Ia5String::try_from(s).map_err(|source| PkiError::Generate {
-        what: what.to_owned(),
-        source,
-    })
-}
-
-fn gen_err(what: &'static str) -> impl Fn(rcgen::Error) -> PkiError {
-    move |source| PkiError::Generate {
-        what: what.to_owned(),
-        source,
-    }
 }
 
 /// Writes files under `out`, recording each path written.
@@ -660,6 +554,8 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use base64::Engine as _;
 
     use std::collections::HashSet;
     use std::sync::Arc;
@@ -1028,16 +924,5 @@ mod tests {
         assert!(hex_part
             .bytes()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
-    }
-
-    #[test]
-    fn verifier_key_known_answer() {
-        // The example verifier key from golang.org/x/mod/sumdb/note: its key id is derived from
-        // the name and public key exactly as for log.vkey.
-        let known = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-        let typed = base64::engine::general_purpose::STANDARD
-            .decode("ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
-            .unwrap();
-        assert_eq!(verifier_key("PeterNeumann", &typed[1..]), known);
     }
 }

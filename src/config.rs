@@ -11,7 +11,31 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::Error;
+pub use crate::tls::TlsFiles;
+
+/// A configuration file that cannot be read or is invalid.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration is invalid; the message names the file and the key.
+    #[error("configuration: {0}")]
+    Invalid(String),
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,19 +75,6 @@ pub struct Config {
     /// `portcullis keyservice` process and `serve --dev` (the development key) have any; a
     /// gateway configuration file that names one is refused.
     pub key_service_keys: Vec<PathBuf>,
-}
-
-/// The PEM files of the server's TLS identity and its client trust.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The CA that issues client (and server) certificates.
-    pub ca: PathBuf,
-    /// The server certificate chain.
-    pub cert: PathBuf,
-    /// The server private key (PKCS#8).
-    pub key: PathBuf,
-    /// The CA's certificate revocation list.
-    pub crl: PathBuf,
 }
 
 /// Audit log settings.
@@ -349,10 +360,11 @@ impl Config {
     }
 
     /// Reads and validates a TOML configuration file.
-    pub fn from_file(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = read(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_toml(&text, base).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        Self::from_toml(&text, base)
+            .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))
     }
 
     /// Parses and validates a gateway's TOML text; relative paths are resolved against `base`.
@@ -373,13 +385,13 @@ impl Config {
     /// Reads a key service's configuration file (`portcullis keyservice`): the gateway's
     /// format, where `key_service_keys` (at least one) names the private key files it
     /// evaluates with and `matching_key_ids` the epochs it knows of.
-    pub fn keyservice_from_file(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    pub fn keyservice_from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = read(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let config = Self::parse(&text, base)
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
         if config.key_service_keys.is_empty() {
-            return Err(Error::Config(format!(
+            return Err(ConfigError::Invalid(format!(
                 "{}: key_service_keys: a key service needs at least one private key file",
                 path.display()
             )));

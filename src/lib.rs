@@ -14,7 +14,8 @@
 //! [`service`] (the gRPC layer: proto ⇄ domain) → [`domain`] (the rules) → [`store`] and
 //! [`audit`] (the durable log).
 //!
-//! - [`config`]: the TOML configuration and the embedded `--dev` defaults.
+//! - [`config`]: the TOML configuration and the embedded `--dev` defaults; each component owns
+//!   its settings type ([`tls::TlsFiles`], [`transport::TransportLimits`], [`limits::Limits`]).
 //! - [`tls`]: the one place the rustls crypto provider (ring) and TLS 1.3 are chosen.
 //! - [`transport`]: accepting connections: handshake admission, timeouts and caps, refusals.
 //! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
@@ -43,6 +44,8 @@
 //!   material: a CA and the certificates it issues ([`pki::ca`]), its CRL ([`pki::crl`]), the
 //!   log and matching keys ([`pki::keys`]).
 //! - [`cli`]: the `portcullis` command.
+//! - [`error`]: the process errors: [`ServeError`] (a gateway or key service cannot start or
+//!   serve) and [`Error`] (a command cannot complete).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -67,4 +70,4 @@ pub mod tls;
 pub mod tokens;
 pub mod transport;
 
-pub use error::Error;
+pub use error::{Error, ServeError};

@@ -14,6 +14,7 @@ use crate::audit::receipts::Receipts;
 use crate::audit::{integrity, AuditError, AuditLog, Checkpointer};
 use crate::config::Config;
 use crate::domain::{Gateway, Settings};
+use crate::error::ServeError;
 use crate::identity::Policy;
 use crate::limits::Limiter;
 use crate::proto::v1::advisory_service_server::AdvisoryServiceServer;
@@ -34,7 +35,7 @@ pub struct Running {
     metrics_addr: Option<SocketAddr>,
     reload: Reload,
     shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), Error>>,
+    task: JoinHandle<Result<(), ServeError>>,
     store: Store,
 }
 
@@ -64,7 +65,7 @@ fn settings_of(config: &Config) -> Settings {
 }
 
 /// Refuses the development CA outside `--dev`.
-pub(crate) fn check_ca(config: &Config) -> Result<(), Error> {
+pub(crate) fn check_ca(config: &Config) -> Result<(), ServeError> {
     if config.dev {
         return Ok(());
     }
@@ -77,7 +78,7 @@ pub(crate) fn check_ca(config: &Config) -> Result<(), Error> {
             .iter_common_name()
             .any(|cn| cn.as_str().ok() == Some(crate::pki::DEV_CA_COMMON_NAME));
         if is_dev {
-            return Err(Error::Config(format!(
+            return Err(ServeError::Config(format!(
                 "tls.ca: {} is the development CA; production mode refuses it (use --dev)",
                 config.tls.ca.display()
             )));
@@ -87,12 +88,12 @@ pub(crate) fn check_ca(config: &Config) -> Result<(), Error> {
 }
 
 /// The checkpoint signer from `audit.signing_key`, named after the origin.
-pub(crate) fn load_signer(config: &Config) -> Result<NoteSigner, Error> {
+pub(crate) fn load_signer(config: &Config) -> Result<NoteSigner, ServeError> {
     let path = &config.audit.signing_key;
     validate_origin(&config.audit.origin).map_err(AuditError::from)?;
-    let pkcs8 = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let pkcs8 = std::fs::read(path).map_err(|e| ServeError::io(path, e))?;
     NoteSigner::from_pkcs8(&config.audit.origin, &pkcs8)
-        .map_err(|e| Error::Config(format!("audit.signing_key: {}: {e}", path.display())))
+        .map_err(|e| ServeError::Config(format!("audit.signing_key: {}: {e}", path.display())))
 }
 
 /// A data directory opened for serving: the store, its audit log writer and the checkpoint
@@ -112,10 +113,10 @@ pub(crate) struct AuditedStore {
 
 /// Opens `config.data_dir`, checks its audit log against the latest signed checkpoint (refusing
 /// to start on a mismatch), and starts the audit writer and the checkpoint signer.
-pub(crate) fn open_audited_store(config: &Config) -> Result<AuditedStore, Error> {
+pub(crate) fn open_audited_store(config: &Config) -> Result<AuditedStore, ServeError> {
     let signer = load_signer(config)?;
     let verifier = NoteVerifier::parse(&signer.verifier_key()).map_err(AuditError::from)?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServeError::io(&config.data_dir, e))?;
     let store = Store::open_with_cache(&config.data_dir, config.cache_bytes)?;
     let latest = integrity::check_at_startup(&store, &verifier, &config.audit.origin)?;
     let (log, writer) = AuditLog::start(
@@ -143,7 +144,7 @@ pub(crate) fn open_audited_store(config: &Config) -> Result<AuditedStore, Error>
 /// Starts a gateway: binds the listener, opens the store, checks the audit log against its
 /// latest checkpoint (refusing to start on a mismatch), starts the audit writer and the
 /// checkpoint signer, and serves. Returns once the gateway accepts connections.
-pub async fn start(config: Config) -> Result<Running, Error> {
+pub async fn start(config: Config) -> Result<Running, ServeError> {
     check_ca(&config)?;
     let tls = crate::tls::server_config(&config.tls)?;
     let AuditedStore {
@@ -167,10 +168,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
 
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|e| Error::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
+        .map_err(|e| ServeError::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Error::Config(format!("listen: {e}")))?;
+        .map_err(|e| ServeError::Config(format!("listen: {e}")))?;
     let acceptor = Acceptor::new(
         tls,
         config.handshake_timeout,
@@ -179,7 +180,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     );
     let incoming = acceptor.clone().incoming(listener);
     let metrics = match config.metrics_listen {
-        Some(addr) => Some(crate::metrics::bind(addr).await.map_err(Error::Config)?),
+        Some(addr) => Some(
+            crate::metrics::bind(addr)
+                .await
+                .map_err(ServeError::Config)?,
+        ),
         None => None,
     };
     let metrics_addr = metrics.as_ref().and_then(|l| l.local_addr().ok());
@@ -198,7 +203,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
-        .map_err(|e| Error::Config(format!("reflection: {e}")))?;
+        .map_err(|e| ServeError::Config(format!("reflection: {e}")))?;
 
     if let Some(listener) = metrics {
         tokio::spawn(crate::metrics::serve(listener, gateway.closing()));
@@ -262,7 +267,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         if signing.await.is_err() {
             tracing::error!("checkpoint signer task failed");
         }
-        served.map_err(|e| Error::Connect(format!("serving: {e}")))
+        served.map_err(|e| ServeError::Serving(format!("serving: {e}")))
     });
     tracing::info!(%addr, "portcullis listening");
     Ok(Running {
@@ -289,12 +294,12 @@ fn dev_key_service(
     policy: &Arc<ArcSwap<Policy>>,
     log: &AuditLog,
     limiter: &Arc<Limiter>,
-) -> Result<Option<KeyServiceServer<crate::keyservice::service::KeyServing>>, Error> {
+) -> Result<Option<KeyServiceServer<crate::keyservice::service::KeyServing>>, ServeError> {
     if config.key_service_keys.is_empty() {
         return Ok(None);
     }
     if !config.dev {
-        return Err(Error::Config(
+        return Err(ServeError::Config(
             "key_service_keys: the gateway refuses a key-service private key outside --dev \
              (run `portcullis keyservice --config FILE`)"
                 .into(),
@@ -395,6 +400,9 @@ impl Running {
     ///
     /// `serve` re-applies its `--listen`/`--data` overrides before reloading, so a configured
     /// `listen = "…:0"` (any free port) is compared as configured, not as bound.
+    ///
+    /// It answers with the command error, which the serve command chains after re-reading its
+    /// configuration.
     pub fn reload(&self, config: &Config) -> Result<(), Error> {
         let fixed = &self.reload.fixed;
         let restart_only = [
@@ -442,21 +450,21 @@ impl Running {
     }
 
     /// Stops accepting, finishes in-flight calls, makes the audit log durable and returns.
-    pub async fn shutdown(mut self) -> Result<(), Error> {
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let result = (&mut self.task)
             .await
-            .map_err(|e| Error::Connect(format!("server task: {e}")))?;
+            .map_err(|e| ServeError::Serving(format!("server task: {e}")))?;
         self.store.flush().await?;
         result
     }
 
     /// Waits until the server stops by itself (it only does on error).
-    pub async fn wait(&mut self) -> Result<(), Error> {
+    pub async fn wait(&mut self) -> Result<(), ServeError> {
         (&mut self.task)
             .await
-            .map_err(|e| Error::Connect(format!("server task: {e}")))?
+            .map_err(|e| ServeError::Serving(format!("server task: {e}")))?
     }
 }

@@ -9,6 +9,7 @@
 //! from the verified certificate and travels with the connection (see
 //! [`crate::identity::PeerIdentity`]).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
@@ -17,11 +18,22 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
-use crate::config::TlsFiles;
-
 pub use portcullis_client::tls::{
     client_config, load_certs, load_crls, load_key, provider, roots, TlsError, PROTOCOL_VERSIONS,
 };
+
+/// The PEM files of the server's TLS identity and its client trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA that issues client (and server) certificates.
+    pub ca: PathBuf,
+    /// The server certificate chain.
+    pub cert: PathBuf,
+    /// The server private key (PKCS#8).
+    pub key: PathBuf,
+    /// The CA's certificate revocation list.
+    pub crl: PathBuf,
+}
 
 /// The server's rustls configuration: TLS 1.3, client certificate required and verified
 /// against the CA with the CRL enforced, ALPN `h2`.

@@ -9,8 +9,8 @@ pub mod service;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::error::ServeError;
 use crate::oprf::ServerKey;
-use crate::Error;
 
 /// The epochs a key service knows: VOPRF epochs with their private keys, and the other epoch
 /// ids of the deployment (hmac-sha256), named so that a call for one gets a precise error.
@@ -26,14 +26,14 @@ impl KeyRing {
     pub fn load(
         files: &[PathBuf],
         known_ids: impl IntoIterator<Item = String>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ServeError> {
         let mut voprf = BTreeMap::new();
         for (i, path) in files.iter().enumerate() {
             let key = ServerKey::from_file(path)
-                .map_err(|e| Error::Config(format!("key_service_keys[{i}]: {e}")))?;
+                .map_err(|e| ServeError::Config(format!("key_service_keys[{i}]: {e}")))?;
             let id = key.id().to_owned();
             if voprf.insert(id.clone(), key).is_some() {
-                return Err(Error::Config(format!(
+                return Err(ServeError::Config(format!(
                     "key_service_keys[{i}]: a second key for epoch {id}"
                 )));
             }

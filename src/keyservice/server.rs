@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::error::ServeError;
 use crate::identity::Policy;
 use crate::keyservice::service::KeyServing;
 use crate::keyservice::KeyRing;
@@ -45,7 +46,7 @@ pub struct Running {
     limiter: Arc<Limiter>,
     fixed: Config,
     shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), Error>>,
+    task: JoinHandle<Result<(), ServeError>>,
     store: Store,
 }
 
@@ -59,14 +60,14 @@ impl std::fmt::Debug for Running {
 
 /// Starts a key service: loads its keys, checks its audit log against the latest checkpoint
 /// (refusing to start on a mismatch), starts the writer and the checkpoint signer, and serves.
-pub async fn start(config: Config) -> Result<Running, Error> {
+pub async fn start(config: Config) -> Result<Running, ServeError> {
     crate::server::check_ca(&config)?;
     let keys = KeyRing::load(
         &config.key_service_keys,
         config.matching_key_ids.iter().cloned(),
     )?;
     if keys.is_empty() {
-        return Err(Error::Config(
+        return Err(ServeError::Config(
             "key_service_keys: a key service needs at least one private key file".into(),
         ));
     }
@@ -86,10 +87,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
 
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|e| Error::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
+        .map_err(|e| ServeError::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Error::Config(format!("listen: {e}")))?;
+        .map_err(|e| ServeError::Config(format!("listen: {e}")))?;
     let acceptor = Acceptor::new(
         tls,
         config.handshake_timeout,
@@ -142,7 +143,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         if signing.await.is_err() {
             tracing::error!("checkpoint signer task failed");
         }
-        served.map_err(|e| Error::Connect(format!("serving: {e}")))
+        served.map_err(|e| ServeError::Serving(format!("serving: {e}")))
     });
     tracing::info!(%addr, "portcullis key service listening");
     Ok(Running {
@@ -166,6 +167,9 @@ impl Running {
     /// Applies a new configuration without dropping calls: server certificate, CRL,
     /// accredited parties, quotas and transport limits (for new connections). Everything else (keys included) needs a restart; a
     /// change to it is refused. On any error nothing is replaced.
+    ///
+    /// It answers with the command error, which the serve command chains after re-reading its
+    /// configuration.
     pub fn reload(&self, config: &Config) -> Result<(), Error> {
         let fixed = &self.fixed;
         let restart_only = [
@@ -204,13 +208,13 @@ impl Running {
     }
 
     /// Stops accepting, finishes in-flight calls, makes the audit log durable and returns.
-    pub async fn shutdown(mut self) -> Result<(), Error> {
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let result = (&mut self.task)
             .await
-            .map_err(|e| Error::Connect(format!("server task: {e}")))?;
+            .map_err(|e| ServeError::Serving(format!("server task: {e}")))?;
         self.store.flush().await?;
         result
     }

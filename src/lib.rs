@@ -26,8 +26,9 @@
 //! - [`proto`]: the gRPC contract: the client crate's messages and client stubs, and the
 //!   gateway's server stubs.
 //! - [`store`]: sled-backed advisories, token index and idempotency records.
-//! - [`audit`]: the group-commit audit log writer and its entries, the Merkle tree, signed
-//!   checkpoints, the start-up integrity check and the auditor's verifier (docs/audit.md).
+//! - [`audit`]: the group-commit audit log writer and its entries, the reader auditors' calls go
+//!   through, the Merkle tree, signed checkpoints, the start-up integrity check and the
+//!   auditor's verifier (docs/audit.md).
 //! - [`domain`]: vetting and advisory rules, independent of gRPC.
 //! - [`service`]: the tonic services (vetting, advisories, audit) and the single mapping of
 //!   domain errors to gRPC codes.

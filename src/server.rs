@@ -235,7 +235,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .add_service(
             AuditServiceServer::new(Auditing::new(
                 log.clone(),
-                store.clone(),
+                crate::audit::Reader::new(store.clone()),
                 checkpoints,
                 stopping,
             ))

@@ -8,7 +8,7 @@
 //! configured time fails closed: [`AuditError::Unavailable`], and nothing is disclosed.
 //!
 //! The stored leaf is the protobuf encoding of the entry, with its own `index` inside; it is
-//! never re-encoded.
+//! never re-encoded. Auditors' calls read the log back through a [`Reader`] (leaves and proofs).
 //!
 //! The log is tamper-evident (docs/audit.md): the writer stores the hash of every complete
 //! [`merkle`] subtree with the leaves, the [`signer`] signs [`checkpoint`]s of the durable tree,
@@ -19,6 +19,7 @@
 pub mod checkpoint;
 pub mod integrity;
 pub mod merkle;
+mod reader;
 pub mod receipts;
 pub mod signer;
 pub mod tlog_proof;
@@ -29,6 +30,7 @@ use prost_types::Timestamp;
 
 use crate::identity::PeerIdentity;
 pub use crate::proto::v1::{Actor, AuditEntry};
+pub use reader::Reader;
 pub use signer::{Checkpointer, SignedCheckpoint};
 pub use writer::{AuditLog, Committed, Effects};
 

@@ -123,8 +123,13 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
             .max_decoding_message_size(limit),
         )
         .add_service(
-            AuditServiceServer::new(Auditing::new(log, store.clone(), checkpoints, stopping))
-                .max_decoding_message_size(limit),
+            AuditServiceServer::new(Auditing::new(
+                log,
+                crate::audit::Reader::new(store.clone()),
+                checkpoints,
+                stopping,
+            ))
+            .max_decoding_message_size(limit),
         );
 
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();

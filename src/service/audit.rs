@@ -25,16 +25,15 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::{fail, CallContext};
-use crate::audit::{merkle, AuditEntry, AuditLog, Checkpointer};
+use crate::audit::{merkle, AuditEntry, AuditLog, Checkpointer, Reader};
 use crate::domain::{Error, Stored, StreamKind};
 use crate::proto::v1::audit_service_server::AuditService;
 use crate::proto::v1::{
     AuditRecord, Checkpoint, ConsistencyProofRequest, GetCheckpointRequest, InclusionProofRequest,
     Proof, ReplayRequest,
 };
-use crate::store::Store;
 
-/// Records read from the store at a time by a Replay, and handed to the stream together.
+/// Records read from the log at a time by a Replay, and handed to the stream together.
 const REPLAY_CHUNK: u64 = 256;
 /// Chunks a Replay may have in flight to a slow client before it waits (backpressure).
 const REPLAY_BUFFER: usize = 4;
@@ -46,23 +45,23 @@ type Chunk = Vec<Result<AuditRecord, Status>>;
 #[derive(Debug, Clone)]
 pub struct Auditing {
     log: AuditLog,
-    store: Store,
+    reader: Reader,
     checkpoints: Arc<Checkpointer>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Auditing {
-    /// The service over the log's `store`, recording to `log`, with the log's `checkpoints`.
-    /// Follow streams end when `shutdown` becomes true.
+    /// The service reading the log through `reader`, recording to `log`, with the log's
+    /// `checkpoints`. Follow streams end when `shutdown` becomes true.
     pub fn new(
         log: AuditLog,
-        store: Store,
+        reader: Reader,
         checkpoints: Arc<Checkpointer>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Auditing {
             log,
-            store,
+            reader,
             checkpoints,
             shutdown,
         }
@@ -184,7 +183,7 @@ impl AuditService for Auditing {
         let streamer = Streamer {
             log: self.log.clone(),
             ctx,
-            store: self.store.clone(),
+            reader: self.reader.clone(),
             durable: self.log.durable(),
             shutdown: self.shutdown.clone(),
             tx,
@@ -211,7 +210,10 @@ impl AuditService for Auditing {
                     format!("must be less than the tree size {size}"),
                 ));
             }
-            let hashes = merkle::inclusion_proof(&self.store, index, size).map_err(proof_error)?;
+            let hashes = self
+                .reader
+                .inclusion_proof(index, size)
+                .map_err(proof_error)?;
             Ok((size, hashes))
         }
         .await;
@@ -239,8 +241,10 @@ impl AuditService for Auditing {
                     format!("must not exceed the new size {new_size}"),
                 ));
             }
-            let hashes =
-                merkle::consistency_proof(&self.store, old_size, new_size).map_err(proof_error)?;
+            let hashes = self
+                .reader
+                .consistency_proof(old_size, new_size)
+                .map_err(proof_error)?;
             Ok((new_size, hashes))
         }
         .await;
@@ -254,14 +258,14 @@ impl AuditService for Auditing {
     }
 }
 
-/// The task behind one Replay stream: reads the store in chunks and sends records through a
+/// The task behind one Replay stream: reads the log in chunks and sends records through a
 /// bounded channel, so memory stays bounded whatever the client's speed; ends when the range is
 /// done, the client goes away, or the gateway shuts down.
 struct Streamer {
     /// Where a failure mid-stream is recorded, as a refusal of this call.
     log: AuditLog,
     ctx: CallContext,
-    store: Store,
+    reader: Reader,
     durable: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
     tx: mpsc::Sender<Chunk>,
@@ -301,7 +305,7 @@ impl Streamer {
                 let chunk_end = upto.min(next.saturating_add(REPLAY_CHUNK));
                 let mut chunk = Vec::with_capacity((chunk_end - next) as usize);
                 let mut failed = false;
-                for item in self.store.leaves(next, chunk_end) {
+                for item in self.reader.leaves(next, chunk_end) {
                     match item {
                         Ok((index, leaf)) => chunk.push(Ok(AuditRecord {
                             index,

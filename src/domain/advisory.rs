@@ -4,13 +4,12 @@
 use prost::Message;
 use prost_types::Timestamp;
 
-use super::validate::{
-    encode_page_token, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Withdrawal,
-};
+use super::input::{AdvisoryTerms, NewAdvisory, PageRequest, Revision, Withdrawal};
 use super::{nanos, official_view, token_kind_byte, AdvisoryGuard, Error, Gateway, Stored};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
 use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse, NoticeKind};
+use crate::service::encode_page_token;
 use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
 
 /// Default lifetime of an advisory without `valid_until`.

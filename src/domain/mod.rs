@@ -1,17 +1,23 @@
 //! The rules of the gateway, independent of gRPC transport: who may see which advisory, how a
 //! vetting request is matched and graded, how advisories are versioned.
 //!
-//! Inputs arrive as validated types ([`VetQuery`], [`NewAdvisory`], …) built with `TryFrom`
-//! from the protobuf messages, which destructure every field so that a new proto field cannot be
-//! silently ignored. Successful operations record their audit entry themselves, atomically with
-//! their state change; the gRPC layer records failures.
+//! Inputs arrive as validated types ([`VetQuery`], [`NewAdvisory`], …, in [`input`]), which the
+//! gRPC layer builds from the protobuf messages ([`crate::service`]'s `validate`). Successful
+//! operations record their audit entry themselves, atomically with their state change; the
+//! gRPC layer records failures.
+//!
+//! - [`input`]: the validated inputs and their limits.
+//! - `advisory`: publish, revise, withdraw, read and list advisories.
+//! - `vetting`: match a vetting request, grade it, remember the answer and watch the subject.
+//! - `monitor`: notices to parties and hits to officials when advisories change.
+//! - `strength`: how strong a match is, from the kinds of tokens that matched.
+//! - [`values`]: the contract's enumerations the rules speak in.
 
 mod advisory;
-mod linked;
+pub mod input;
 mod monitor;
 mod strength;
-mod token_list;
-mod validate;
+pub mod values;
 mod vetting;
 
 use std::collections::BTreeSet;
@@ -21,20 +27,18 @@ use arc_swap::ArcSwap;
 use prost_types::Timestamp;
 
 use crate::audit::{AuditError, AuditLog, Unwritable};
-use crate::proto::v1::{
-    Advisory, AdvisoryRecord, AdvisoryState, RiskGrade, SubjectKind, TokenKind,
-};
+use crate::proto::v1::{Advisory, AdvisoryRecord, AdvisoryState};
 use crate::store::{AdvisoryVersion, Store, StoreError};
+use values::{RiskGrade, SubjectKind, TokenKind};
 
-pub use linked::{is_label, Linked, MAX_LABEL_CHARS, MAX_LINKED};
+pub use input::{
+    is_advisory_id, is_key_id, is_label, AdvisoryTerms, Linked, NewAdvisory, PageRequest, Revision,
+    SubjectToken, VetQuery, Withdrawal, DEFAULT_PAGE_SIZE, MAX_ADVISORY_TOKENS, MAX_GUIDANCE_CHARS,
+    MAX_INTERNAL_REFERENCE_CHARS, MAX_LABEL_CHARS, MAX_LINKED, MAX_PAGE_SIZE, MAX_REASON_CHARS,
+    MAX_VET_TOKENS,
+};
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub use strength::{tier, tier_of};
-pub(crate) use validate::get_request;
-pub use validate::{
-    is_key_id, AdvisoryTerms, NewAdvisory, PageRequest, Revision, Token, VetQuery, Withdrawal,
-    DEFAULT_PAGE_SIZE, MAX_ADVISORY_TOKENS, MAX_GUIDANCE_CHARS, MAX_INTERNAL_REFERENCE_CHARS,
-    MAX_PAGE_SIZE, MAX_REASON_CHARS, MAX_VET_TOKENS,
-};
 pub use vetting::strength;
 
 /// Why a call failed. Mapped to a gRPC status in exactly one place ([`crate::service`]).

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::proto::v1::{MatchStrength, MatchTier, TokenKind};
+use super::values::{MatchStrength, MatchTier, TokenKind};
 
 /// The identity attribute a token kind speaks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -15,7 +15,7 @@ use crate::identity::Identity;
 use crate::proto::v1::{AdvisoryMatch, AdvisoryState, Relation, RiskGrade, TokenKind, VetResponse};
 use crate::store::{Changes, IdempotencyRecord, WatchRecord};
 
-use super::validate::{Token, VetQuery};
+use super::input::{SubjectToken, VetQuery};
 
 pub use super::strength::strength;
 
@@ -275,7 +275,7 @@ struct Found {
 }
 
 /// The request's paths in order: the subject (via `""`, no relation), then each linked subject.
-fn paths(q: &VetQuery) -> Vec<(&str, Relation, &[Token])> {
+fn paths(q: &VetQuery) -> Vec<(&str, Relation, &[SubjectToken])> {
     std::iter::once(("", Relation::Unspecified, q.tokens.as_slice()))
         .chain(
             q.linked

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use super::validate::get_request;
 use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::domain::{Error, Gateway, NewAdvisory, PageRequest, Revision, Withdrawal};
 use crate::proto::v1::advisory_service_server::AdvisoryService;
@@ -102,7 +103,7 @@ impl AdvisoryService for Advisories {
         let msg = req.into_inner();
         let mut entry = ctx.draft();
         entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
-        let result = match crate::domain::get_request(msg) {
+        let result = match get_request(msg) {
             Ok((id, version)) => self.gateway.advisory(&id, version, &entry).await,
             Err(e) => Err(e),
         };

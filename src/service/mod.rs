@@ -10,7 +10,10 @@ pub mod audit;
 pub mod auth;
 pub mod codec;
 pub mod receipt;
+mod validate;
 pub mod vetting;
+
+pub(crate) use validate::encode_page_token;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,18 +1,10 @@
-//! A validated list of identity tokens, shared by the subject of a request and by each of its
-//! linked subjects: the kinds must be known and set, digests 32 bytes, no duplicates, within
-//! the caller's limit. Errors name the field path (`tokens[2].digest`, `linked[1].tokens[0]`).
+//! A token list, shared by the subject of a request and by each of its linked subjects: the
+//! kinds must be known and set, digests 32 bytes, no duplicates, within the caller's limit.
+//! Errors name the field path (`tokens[2].digest`, `linked[1].tokens[0]`).
 
-use super::Error;
-use crate::proto::v1::{MatchToken, TokenKind};
-
-/// One identity token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Token {
-    /// Which canonical form it was computed from.
-    pub kind: TokenKind,
-    /// The 32-byte HMAC.
-    pub digest: [u8; 32],
-}
+use crate::domain::values::TokenKind;
+use crate::domain::{Error, SubjectToken};
+use crate::proto::v1::MatchToken;
 
 /// Validates the token list at `field` (`tokens`, `linked[2].tokens`): errors name
 /// `{field}[i].digest` and so on.
@@ -20,7 +12,7 @@ pub(super) fn tokens_at(
     field: &str,
     list: Vec<MatchToken>,
     max: usize,
-) -> Result<Vec<Token>, Error> {
+) -> Result<Vec<SubjectToken>, Error> {
     if list.is_empty() {
         return Err(Error::invalid(field, "at least one token is required"));
     }
@@ -30,7 +22,7 @@ pub(super) fn tokens_at(
             format!("at most {max} tokens, got {}", list.len()),
         ));
     }
-    let mut out: Vec<Token> = Vec::with_capacity(list.len());
+    let mut out: Vec<SubjectToken> = Vec::with_capacity(list.len());
     for (i, t) in list.into_iter().enumerate() {
         let MatchToken { kind, digest } = t;
         let kind = match TokenKind::try_from(kind) {
@@ -51,7 +43,7 @@ pub(super) fn tokens_at(
                 format!("must be 32 bytes, got {}", digest.len()),
             )
         })?;
-        let token = Token { kind, digest };
+        let token = SubjectToken { kind, digest };
         if let Some(j) = out.iter().position(|t| *t == token) {
             return Err(Error::invalid(
                 format!("{field}[{i}]"),

@@ -1,35 +1,55 @@
-//! Linked subjects of a vetting request (api.md v2 "Linked subjects"): the people and companies
-//! behind a donor (controllers, officers, parent, the source of the money), vetted together
-//! with it. Validation here; matching, watching and notices in [`super::vetting`] and
-//! [`super::monitor`].
+//! `VetRequest` into [`VetQuery`], with its linked subjects (api.md v2 "Linked subjects").
 
 use std::collections::BTreeMap;
 
-use super::token_list::{tokens_at, Token};
-use super::Error;
-use crate::proto::v1::{LinkedSubject, Relation};
+use super::tokens::tokens_at;
+use super::{is_id_char, key_id, request_id, subject_kind};
+use crate::domain::values::Relation;
+use crate::domain::{
+    is_label, Error, Linked, VetQuery, MAX_LABEL_CHARS, MAX_LINKED, MAX_VET_TOKENS,
+};
+use crate::proto::v1::{LinkedSubject, VetRequest};
 
-/// Most linked subjects in one vetting request.
-pub const MAX_LINKED: usize = 32;
-/// Longest label of a linked subject, in characters.
-pub const MAX_LABEL_CHARS: usize = 32;
-
-/// A validated linked subject.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Linked {
-    /// The party's own reference for it (1..=32 of `[A-Za-z0-9._-]`), unique in the request.
-    pub label: String,
-    /// How it is linked to the subject (never unspecified).
-    pub relation: Relation,
-    /// 1..=16 distinct tokens, as for the subject.
-    pub tokens: Vec<Token>,
+fn case_reference(s: &str) -> Result<(), Error> {
+    if s.len() > 64 {
+        return Err(Error::invalid("case_reference", "at most 64 characters"));
+    }
+    if !s.chars().all(|c| is_id_char(c, "._/-")) {
+        return Err(Error::invalid(
+            "case_reference",
+            "only [A-Za-z0-9._/-] allowed",
+        ));
+    }
+    Ok(())
 }
 
-/// Whether `s` is a valid label: 1..=32 characters of `[A-Za-z0-9._-]`.
-pub fn is_label(s: &str) -> bool {
-    (1..=MAX_LABEL_CHARS).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+impl TryFrom<VetRequest> for VetQuery {
+    type Error = Error;
+
+    fn try_from(r: VetRequest) -> Result<Self, Error> {
+        let VetRequest {
+            request_id: rid,
+            subject_kind: kind,
+            key_id: kid,
+            tokens: list,
+            case_reference: case,
+            linked: links,
+        } = r;
+        request_id("request_id", &rid)?;
+        let subject_kind = subject_kind("subject_kind", kind)?;
+        key_id(&kid)?;
+        let tokens = tokens_at("tokens", list, MAX_VET_TOKENS)?;
+        case_reference(&case)?;
+        let linked = linked(links)?;
+        Ok(VetQuery {
+            request_id: rid,
+            subject_kind,
+            key_id: kid,
+            tokens,
+            case_reference: case,
+            linked,
+        })
+    }
 }
 
 fn label(field: &str, s: &str) -> Result<(), Error> {
@@ -61,7 +81,7 @@ fn relation(field: &str, v: i32) -> Result<Relation, Error> {
 
 /// Validates `VetRequest.linked`: at most [`MAX_LINKED`] entries, each with a unique label, a
 /// relation and tokens; errors name the field (`linked[2].tokens[0].digest`).
-pub(super) fn linked(list: Vec<LinkedSubject>) -> Result<Vec<Linked>, Error> {
+fn linked(list: Vec<LinkedSubject>) -> Result<Vec<Linked>, Error> {
     if list.len() > MAX_LINKED {
         return Err(Error::invalid(
             "linked",
@@ -84,7 +104,7 @@ pub(super) fn linked(list: Vec<LinkedSubject>) -> Result<Vec<Linked>, Error> {
             ));
         }
         let relation = relation(&format!("linked[{i}].relation"), rel)?;
-        let tokens = tokens_at(&format!("linked[{i}].tokens"), list, super::MAX_VET_TOKENS)?;
+        let tokens = tokens_at(&format!("linked[{i}].tokens"), list, MAX_VET_TOKENS)?;
         seen.insert(name.clone(), i);
         out.push(Linked {
             label: name,
@@ -98,7 +118,89 @@ pub(super) fn linked(list: Vec<LinkedSubject>) -> Result<Vec<Linked>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::v1::{MatchToken, TokenKind};
+    use crate::domain::values::{SubjectKind, TokenKind};
+    use crate::proto::v1::MatchToken;
+
+    fn token(kind: TokenKind, len: usize) -> MatchToken {
+        MatchToken {
+            kind: kind as i32,
+            digest: vec![1; len],
+        }
+    }
+
+    fn vet() -> VetRequest {
+        VetRequest {
+            request_id: "r-1".into(),
+            subject_kind: SubjectKind::DonorIndividual as i32,
+            key_id: "dev-1".into(),
+            tokens: vec![token(TokenKind::Email, 32)],
+            case_reference: "CASE/2026-1".into(),
+            linked: vec![],
+        }
+    }
+
+    fn field_of(e: Error) -> String {
+        match e {
+            Error::InvalidArgument { field, .. } => field,
+            other => panic!("not invalid argument: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_a_good_vet() {
+        let q = VetQuery::try_from(vet()).unwrap();
+        assert_eq!(q.tokens.len(), 1);
+    }
+
+    type Mutation = Box<dyn Fn(&mut VetRequest)>;
+
+    #[test]
+    fn names_the_offending_field() {
+        let cases: Vec<(Mutation, &str)> = vec![
+            (Box::new(|r| r.request_id.clear()), "request_id"),
+            (Box::new(|r| r.request_id = "a b".into()), "request_id"),
+            (Box::new(|r| r.request_id = "x".repeat(65)), "request_id"),
+            (Box::new(|r| r.subject_kind = 0), "subject_kind"),
+            (Box::new(|r| r.subject_kind = 42), "subject_kind"),
+            (Box::new(|r| r.key_id.clear()), "key_id"),
+            (Box::new(|r| r.tokens.clear()), "tokens"),
+            (
+                Box::new(|r| r.tokens = vec![token(TokenKind::Email, 32); MAX_VET_TOKENS + 1]),
+                "tokens",
+            ),
+            (
+                Box::new(|r| r.tokens.push(token(TokenKind::Email, 31))),
+                "tokens[1].digest",
+            ),
+            (Box::new(|r| r.tokens[0].kind = 0), "tokens[0].kind"),
+            (Box::new(|r| r.tokens[0].kind = 99), "tokens[0].kind"),
+            (
+                Box::new(|r| r.tokens.push(token(TokenKind::Email, 32))),
+                "tokens[1]",
+            ),
+            (
+                Box::new(|r| r.case_reference = "Smith, J".into()),
+                "case_reference",
+            ),
+        ];
+        for (mutate, field) in cases {
+            let mut r = vet();
+            mutate(&mut r);
+            assert_eq!(field_of(VetQuery::try_from(r).unwrap_err()), field);
+        }
+    }
+
+    #[test]
+    fn digest_error_states_the_lengths() {
+        let mut r = vet();
+        r.tokens = vec![
+            token(TokenKind::Email, 32),
+            token(TokenKind::CompanyNumber, 32),
+            token(TokenKind::CryptoWallet, 31),
+        ];
+        let e = VetQuery::try_from(r).unwrap_err();
+        assert_eq!(e.to_string(), "tokens[2].digest: must be 32 bytes, got 31");
+    }
 
     fn link(label: &str, relation: Relation, digest_len: usize) -> LinkedSubject {
         LinkedSubject {
@@ -128,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn names_the_offending_field() {
+    fn names_the_offending_linked_field() {
         let ok = || link("a", Relation::Controller, 32);
         assert_eq!(
             error_text(vec![ok(), link("a", Relation::Officer, 32)]),

@@ -29,9 +29,11 @@
 //! - [`audit`]: the group-commit audit log writer and its entries, the reader auditors' calls go
 //!   through, the Merkle tree, signed checkpoints, the start-up integrity check and the
 //!   auditor's verifier (docs/audit.md).
-//! - [`domain`]: vetting and advisory rules, independent of gRPC.
-//! - [`service`]: the tonic services (vetting, advisories, audit) and the single mapping of
-//!   domain errors to gRPC codes.
+//! - [`domain`]: vetting and advisory rules over validated inputs ([`domain::input`]), answering
+//!   with domain types; no protobuf message crosses into it except in vetting and notices.
+//! - [`service`]: the gRPC layer, the only one that knows protobuf messages: the tonic services
+//!   (vetting, advisories, audit), request validation into the domain's inputs, the views that
+//!   build answers, and the single mapping of domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests (the client crate's
 //!   [`portcullis_client::channel`], with this crate's [`Error`]).

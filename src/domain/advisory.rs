@@ -5,12 +5,56 @@ use prost::Message;
 use prost_types::Timestamp;
 
 use super::input::{AdvisoryTerms, NewAdvisory, PageRequest, Revision, Withdrawal};
-use super::{nanos, official_view, token_kind_byte, AdvisoryGuard, Error, Gateway, Stored};
+use super::values::NoticeKind;
+use super::{nanos, token_kind_byte, AdvisoryGuard, Error, Gateway, Stored};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::proto::v1::{AdvisoryRecord, ListAdvisoriesResponse, NoticeKind};
-use crate::service::encode_page_token;
 use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
+
+/// An advisory version as read or written at a moment: its state (active, expired, withdrawn)
+/// is computed from that moment, never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdvisoryAt {
+    /// The version.
+    pub version: AdvisoryVersion,
+    /// When it was read or written.
+    pub at: Timestamp,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Published {
+    /// A new advisory, at version 1.
+    New(Box<AdvisoryAt>),
+    /// A repeat of an earlier publish with the same request id and content: nothing changed,
+    /// and the answer is the one remembered then (in the form [`PublishAnswers`] gave it).
+    Repeat {
+        /// The remembered answer.
+        remembered: Vec<u8>,
+    },
+}
+
+/// How the answer to a publish is remembered for its request id. The gRPC layer owns the form
+/// (the encoded answer it sent); the rules store it with the advisory and hand it back, as
+/// [`Published::Repeat`], when the request id comes again with the same content.
+pub trait PublishAnswers: Send + Sync {
+    /// The remembered form of the answer to a new publish.
+    fn remember(&self, published: &AdvisoryAt) -> Vec<u8>;
+    /// The advisory ids a remembered answer names (for its audit entry), or None if it is
+    /// unreadable.
+    fn advisory_ids(&self, remembered: &[u8]) -> Option<Vec<String>>;
+}
+
+/// A page of advisories (latest versions, in id order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdvisoryPage {
+    /// The advisories of the page.
+    pub versions: Vec<AdvisoryVersion>,
+    /// When the page was read.
+    pub at: Timestamp,
+    /// The advisory id to continue after, if there are more.
+    pub next_after: Option<String>,
+}
 
 /// Default lifetime of an advisory without `valid_until`.
 const DEFAULT_VALIDITY_SECS: i64 = 365 * 86_400;
@@ -115,7 +159,8 @@ impl Gateway {
         official: &Identity,
         new: NewAdvisory,
         draft: &AuditEntry,
-    ) -> Result<AdvisoryRecord, Error> {
+        answers: &dyn PublishAnswers,
+    ) -> Result<Published, Error> {
         if !self.settings.load().matching_key_ids.contains(&new.key_id) {
             return Err(Error::invalid(
                 "key_id",
@@ -134,19 +179,17 @@ impl Gateway {
                     "request_id: already used by this unit with different content".into(),
                 ));
             }
-            let original = AdvisoryRecord::decode(previous.response.as_slice()).map_err(|e| {
-                tracing::error!(error = %e, "remembered publish answer does not decode");
-                Error::Unreadable(Stored::PublishAnswer)
-            })?;
+            let Some(advisory_ids) = answers.advisory_ids(&previous.response) else {
+                tracing::error!("remembered publish answer does not decode");
+                return Err(Error::Unreadable(Stored::PublishAnswer));
+            };
             let mut entry = draft.clone();
             entry.detail = "repeat of an earlier publish".into();
-            entry.advisory_ids = original
-                .advisory
-                .iter()
-                .map(|a| a.advisory_id.clone())
-                .collect();
+            entry.advisory_ids = advisory_ids;
             self.log.record(entry).await?;
-            return Ok(original);
+            return Ok(Published::Repeat {
+                remembered: previous.response,
+            });
         }
 
         let id = new_advisory_id()?;
@@ -184,7 +227,6 @@ impl Gateway {
                 })
                 .collect(),
         };
-        let record = official_view(&version, &now);
         let pending = self.notices_for(&version, None, NoticeKind::Published, &now)?;
         let mut changes = Changes::new();
         changes.advisory_version(&version);
@@ -194,7 +236,10 @@ impl Gateway {
             &request_id,
             &IdempotencyRecord {
                 fingerprint,
-                response: record.encode_to_vec(),
+                response: answers.remember(&AdvisoryAt {
+                    version: version.clone(),
+                    at: now,
+                }),
             },
         );
         let mut entry = draft.clone();
@@ -202,7 +247,7 @@ impl Gateway {
         entry.grade = version.grade;
         self.commit_with_notices(entry, changes, pending, guard)
             .await?;
-        Ok(record)
+        Ok(Published::New(Box::new(AdvisoryAt { version, at: now })))
     }
 
     /// Loads the latest version for a change by `official`, checking ownership and version.
@@ -242,8 +287,7 @@ impl Gateway {
         draft: &AuditEntry,
         now: &Timestamp,
         guard: AdvisoryGuard<'_>,
-    ) -> Result<AdvisoryRecord, Error> {
-        let record = official_view(&next, now);
+    ) -> Result<AdvisoryAt, Error> {
         let kind = if next.withdrawn {
             NoticeKind::Withdrawn
         } else {
@@ -263,7 +307,10 @@ impl Gateway {
         entry.grade = next.grade;
         self.commit_with_notices(entry, changes, pending, guard)
             .await?;
-        Ok(record)
+        Ok(AdvisoryAt {
+            version: next,
+            at: *now,
+        })
     }
 
     /// Replaces every mutable field of an advisory, as version n+1.
@@ -272,7 +319,7 @@ impl Gateway {
         official: &Identity,
         rev: Revision,
         draft: &AuditEntry,
-    ) -> Result<AdvisoryRecord, Error> {
+    ) -> Result<AdvisoryAt, Error> {
         let now = crate::audit::now();
         let valid_until = self.check_terms(&rev.terms, &now)?;
         let guard = self.advisory_lock.lock().await;
@@ -306,7 +353,7 @@ impl Gateway {
         official: &Identity,
         w: Withdrawal,
         draft: &AuditEntry,
-    ) -> Result<AdvisoryRecord, Error> {
+    ) -> Result<AdvisoryAt, Error> {
         let now = crate::audit::now();
         let guard = self.advisory_lock.lock().await;
         let current = self.current_for_change(official, &w.advisory_id, w.expected_version)?;
@@ -328,7 +375,7 @@ impl Gateway {
         advisory_id: &str,
         version: u32,
         draft: &AuditEntry,
-    ) -> Result<AdvisoryRecord, Error> {
+    ) -> Result<AdvisoryAt, Error> {
         let now = crate::audit::now();
         let latest = self
             .store
@@ -350,29 +397,29 @@ impl Gateway {
         let mut entry = draft.clone();
         entry.advisory_ids = vec![v.advisory_id.clone()];
         self.log.record(entry).await?;
-        Ok(official_view(&v, &now))
+        Ok(AdvisoryAt {
+            version: v,
+            at: now,
+        })
     }
 
     /// A page of advisories (latest versions), in id order.
-    pub async fn list(
-        &self,
-        page: PageRequest,
-        draft: &AuditEntry,
-    ) -> Result<ListAdvisoriesResponse, Error> {
+    pub async fn list(&self, page: PageRequest, draft: &AuditEntry) -> Result<AdvisoryPage, Error> {
         let now = crate::audit::now();
         let (versions, more) = self
             .store
             .advisories_page(page.after.as_deref(), page.page_size)?;
-        let next_page_token = match (more, versions.last()) {
-            (true, Some(last)) => encode_page_token(&last.advisory_id),
-            _ => String::new(),
+        let next_after = match (more, versions.last()) {
+            (true, Some(last)) => Some(last.advisory_id.clone()),
+            _ => None,
         };
         let mut entry = draft.clone();
         entry.advisory_ids = versions.iter().map(|v| v.advisory_id.clone()).collect();
         self.log.record(entry).await?;
-        Ok(ListAdvisoriesResponse {
-            advisories: versions.iter().map(|v| official_view(v, &now)).collect(),
-            next_page_token,
+        Ok(AdvisoryPage {
+            versions,
+            at: now,
+            next_after,
         })
     }
 }

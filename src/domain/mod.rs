@@ -2,9 +2,10 @@
 //! vetting request is matched and graded, how advisories are versioned.
 //!
 //! Inputs arrive as validated types ([`VetQuery`], [`NewAdvisory`], …, in [`input`]), which the
-//! gRPC layer builds from the protobuf messages ([`crate::service`]'s `validate`). Successful
-//! operations record their audit entry themselves, atomically with their state change; the
-//! gRPC layer records failures.
+//! gRPC layer builds from the protobuf messages ([`crate::service`]'s `validate`); the advisory
+//! rules answer with domain types ([`AdvisoryAt`], [`Published`], [`AdvisoryPage`]) from which
+//! the gRPC layer builds its responses. Successful operations record their audit entry
+//! themselves, atomically with their state change; the gRPC layer records failures.
 //!
 //! - [`input`]: the validated inputs and their limits.
 //! - `advisory`: publish, revise, withdraw, read and list advisories.
@@ -27,10 +28,10 @@ use arc_swap::ArcSwap;
 use prost_types::Timestamp;
 
 use crate::audit::{AuditError, AuditLog, Unwritable};
-use crate::proto::v1::{Advisory, AdvisoryRecord, AdvisoryState};
 use crate::store::{AdvisoryVersion, Store, StoreError};
 use values::{RiskGrade, SubjectKind, TokenKind};
 
+pub use advisory::{AdvisoryAt, AdvisoryPage, PublishAnswers, Published};
 pub use input::{
     is_advisory_id, is_key_id, is_label, AdvisoryTerms, Linked, NewAdvisory, PageRequest, Revision,
     SubjectToken, VetQuery, Withdrawal, DEFAULT_PAGE_SIZE, MAX_ADVISORY_TOKENS, MAX_GUIDANCE_CHARS,
@@ -270,49 +271,6 @@ impl Gateway {
 /// Nanoseconds since the epoch (i128, so no timestamp overflows).
 pub(crate) fn nanos(ts: &Timestamp) -> i128 {
     i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
-}
-
-/// The state of an advisory version read at `now`: expiry is computed, not stored.
-pub fn state_at(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryState {
-    if v.withdrawn {
-        AdvisoryState::Withdrawn
-    } else if v
-        .valid_until
-        .as_ref()
-        .is_some_and(|u| nanos(now) >= nanos(u))
-    {
-        AdvisoryState::Expired
-    } else {
-        AdvisoryState::Active
-    }
-}
-
-/// What a party may see of an advisory version.
-pub fn party_view(v: &AdvisoryVersion, now: &Timestamp) -> Advisory {
-    Advisory {
-        advisory_id: v.advisory_id.clone(),
-        version: v.version,
-        grade: v.grade,
-        likelihood: v.likelihood,
-        handling: v.handling,
-        guidance: v.guidance.clone(),
-        applies_to: v.applies_to.clone(),
-        issued_at: v.issued_at,
-        valid_until: v.valid_until,
-        state: state_at(v, now) as i32,
-    }
-}
-
-/// What an official sees of an advisory version.
-pub fn official_view(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryRecord {
-    AdvisoryRecord {
-        advisory: Some(party_view(v, now)),
-        audience: v.audience.clone(),
-        internal_reference: v.internal_reference.clone(),
-        token_count: v.token_count,
-        published_by: v.published_by.clone(),
-        withdrawal_reason: v.withdraw_reason.clone(),
-    }
 }
 
 /// The grade's rank for "highest grade" (NO_TRACE lowest).

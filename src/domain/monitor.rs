@@ -10,9 +10,10 @@ use std::collections::BTreeSet;
 use prost::Message;
 use prost_types::Timestamp;
 
-use super::{party_view, visible_to, AdvisoryGuard, Error, Gateway};
+use super::{visible_to, AdvisoryGuard, Error, Gateway};
 use crate::audit::AuditEntry;
 use crate::proto::v1::{Hit, Notice, NoticeKind};
+use crate::service::views::party_view;
 use crate::store::{AdvisoryVersion, Changes};
 
 /// The most notices or hits read from the store at once.

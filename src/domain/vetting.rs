@@ -6,13 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use prost::Message;
 use prost_types::Timestamp;
 
-use super::{
-    cursor, party_view, rank, state_at, subject_kind_i32, token_kind_byte, visible_to, Error,
-    Gateway,
-};
+use super::{cursor, rank, subject_kind_i32, token_kind_byte, visible_to, Error, Gateway};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
 use crate::proto::v1::{AdvisoryMatch, AdvisoryState, Relation, RiskGrade, TokenKind, VetResponse};
+use crate::service::views::{party_view, state_at};
 use crate::store::{Changes, IdempotencyRecord, WatchRecord};
 
 use super::input::{SubjectToken, VetQuery};

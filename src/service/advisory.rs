@@ -7,8 +7,11 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::validate::get_request;
+use super::views::{self, RecordAnswers};
 use super::{clip, fail, feed_stream, record_open, CallContext};
-use crate::domain::{Error, Gateway, NewAdvisory, PageRequest, Revision, Withdrawal};
+use crate::domain::{
+    Error, Gateway, NewAdvisory, PageRequest, Published, Revision, Stored, Withdrawal,
+};
 use crate::proto::v1::advisory_service_server::AdvisoryService;
 use crate::proto::v1::{
     AdvisoryRecord, GetAdvisoryRequest, Hit, ListAdvisoriesRequest, ListAdvisoriesResponse,
@@ -57,7 +60,15 @@ impl AdvisoryService for Advisories {
         entry.request_id = clip(&msg.request_id, 64);
         entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
         let result = match NewAdvisory::try_from(msg) {
-            Ok(new) => self.gateway.publish(&official, new, &entry).await,
+            Ok(new) => self
+                .gateway
+                .publish(&official, new, &entry, &RecordAnswers)
+                .await
+                .and_then(|published| match published {
+                    Published::New(advisory) => Ok(views::record(&advisory)),
+                    Published::Repeat { remembered } => RecordAnswers::recall(&remembered)
+                        .ok_or(Error::Unreadable(Stored::PublishAnswer)),
+                }),
             Err(e) => Err(e),
         };
         self.finish(&ctx, entry, result).await
@@ -73,7 +84,11 @@ impl AdvisoryService for Advisories {
         let mut entry = ctx.draft();
         entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
         let result = match Revision::try_from(msg) {
-            Ok(rev) => self.gateway.revise(&official, rev, &entry).await,
+            Ok(rev) => self
+                .gateway
+                .revise(&official, rev, &entry)
+                .await
+                .map(|a| views::record(&a)),
             Err(e) => Err(e),
         };
         self.finish(&ctx, entry, result).await
@@ -89,7 +104,11 @@ impl AdvisoryService for Advisories {
         let mut entry = ctx.draft();
         entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
         let result = match Withdrawal::try_from(msg) {
-            Ok(w) => self.gateway.withdraw(&official, w, &entry).await,
+            Ok(w) => self
+                .gateway
+                .withdraw(&official, w, &entry)
+                .await
+                .map(|a| views::record(&a)),
             Err(e) => Err(e),
         };
         self.finish(&ctx, entry, result).await
@@ -104,7 +123,11 @@ impl AdvisoryService for Advisories {
         let mut entry = ctx.draft();
         entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
         let result = match get_request(msg) {
-            Ok((id, version)) => self.gateway.advisory(&id, version, &entry).await,
+            Ok((id, version)) => self
+                .gateway
+                .advisory(&id, version, &entry)
+                .await
+                .map(|a| views::record(&a)),
             Err(e) => Err(e),
         };
         self.finish(&ctx, entry, result).await
@@ -118,7 +141,11 @@ impl AdvisoryService for Advisories {
         let msg = req.into_inner();
         let entry = ctx.draft();
         let result = match PageRequest::try_from(msg) {
-            Ok(page) => self.gateway.list(page, &entry).await,
+            Ok(page) => self
+                .gateway
+                .list(page, &entry)
+                .await
+                .map(|p| views::page(&p)),
             Err(e) => Err(e),
         };
         self.finish(&ctx, entry, result).await

@@ -1,9 +1,12 @@
-//! The gRPC layer, and only that: the [`auth`] layer in front of every service, the tonic
-//! services ([`vetting`], [`advisory`], [`audit`]), and the one mapping of domain errors to gRPC codes.
+//! The gRPC layer, and the only layer that knows protobuf messages: the [`auth`] layer in front
+//! of every service, the tonic services ([`vetting`], [`advisory`], [`audit`]), request
+//! validation (`validate`: proto → the domain's inputs), the answers built from domain results
+//! (`views`), and the one mapping of domain errors to gRPC codes.
 //!
 //! A handler turns its proto request into a validated domain input, calls the
-//! [`crate::domain::Gateway`], and maps the result. Successful calls are audited by the domain
-//! (atomically with their state change); failed ones here, with the code they answer.
+//! [`crate::domain::Gateway`], and builds its answer from the result. Successful calls are
+//! audited by the domain (atomically with their state change); failed ones here, with the code
+//! they answer.
 
 pub mod advisory;
 pub mod audit;
@@ -12,8 +15,7 @@ pub mod codec;
 pub mod receipt;
 mod validate;
 pub mod vetting;
-
-pub(crate) use validate::encode_page_token;
+pub(crate) mod views;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! service from starting or serving, and [`Error`], what stops a CLI command from completing (a
 //! command that serves answers with the serving error's kinds). A configuration file's own error
 //! is [`crate::config::ConfigError`]; errors of a single call are [`crate::domain::Error`],
-//! mapped to gRPC in [`crate::service`].
+//! mapped to gRPC in `crate::service`.
 
 use std::path::PathBuf;
 

@@ -177,7 +177,7 @@ fn rfc3339(secs: i64) -> String {
 }
 
 /// Parses `spiffe://<trust-domain>/<role>/<org>/<user>`.
-pub fn parse_uri(uri: &str, trust_domain: &str) -> Result<Identity, IdentityError> {
+pub(crate) fn parse_uri(uri: &str, trust_domain: &str) -> Result<Identity, IdentityError> {
     let rest = uri
         .strip_prefix("spiffe://")
         .ok_or(IdentityError::Malformed)?;
@@ -207,7 +207,7 @@ pub fn parse_uri(uri: &str, trust_domain: &str) -> Result<Identity, IdentityErro
 }
 
 /// Whether `s` is a valid org or user segment: `[a-z0-9-]{1,63}`.
-pub fn is_segment(s: &str) -> bool {
+pub(crate) fn is_segment(s: &str) -> bool {
     (1..=63).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

@@ -10,15 +10,15 @@
 //! when it cannot audit, and isolates parties from each other.
 //!
 //! ## Module map
-//! Data flows one way: [`tls`] (transport) → [`identity`] (who is calling, may they) →
-//! [`service`] (the gRPC layer: proto ⇄ domain) → [`domain`] (the rules) → [`store`] and
+//! Data flows one way: [`tls`] (transport) → `identity` (who is calling, may they) →
+//! `service` (the gRPC layer: proto ⇄ domain) → [`domain`] (the rules) → [`store`] and
 //! [`audit`] (the durable log).
 //!
 //! - [`config`]: the TOML configuration and the embedded `--dev` defaults; each component owns
 //!   its settings type ([`tls::TlsFiles`], [`transport::TransportLimits`], [`limits::Limits`]).
 //! - [`tls`]: the one place the rustls crypto provider (ring) and TLS 1.3 are chosen.
 //! - [`transport`]: accepting connections: handshake admission, timeouts and caps, refusals.
-//! - [`identity`]: the caller from its client certificate; roles; authorisation rules.
+//! - `identity`: the caller from its client certificate; roles; authorisation rules.
 //! - [`tokens`]: canonical identity tokens, computed by clients (never by the server): the
 //!   client crate's [`portcullis_client::tokens`], re-exported, plus the recall benchmark.
 //! - [`oprf`]: tokens v2, the RFC 9497 VOPRF the key service evaluates and clients finalize
@@ -31,7 +31,7 @@
 //!   auditor's verifier (docs/audit.md).
 //! - [`domain`]: vetting and advisory rules over validated inputs ([`domain::input`]), answering
 //!   with domain types; no protobuf message crosses into it except in vetting and notices.
-//! - [`service`]: the gRPC layer, the only one that knows protobuf messages: the tonic services
+//! - `service`: the gRPC layer, the only one that knows protobuf messages: the tonic services
 //!   (vetting, advisories, audit), request validation into the domain's inputs, the views that
 //!   build answers, and the single mapping of domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
@@ -43,12 +43,16 @@
 //! - [`keyservice`]: the tokens v2 key service (its gRPC service, its own process) and its client.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.
-//! - [`pki`]: key material: the development PKI generator ([`pki::dev`]), and production key
-//!   material: a CA and the certificates it issues ([`pki::ca`]), its CRL ([`pki::crl`]), the
-//!   log and matching keys ([`pki::keys`]).
+//! - `pki`: key material: the development PKI generator (`pki::dev`), and production key
+//!   material: a CA and the certificates it issues (`pki::ca`), its CRL (`pki::crl`), the
+//!   log and matching keys (`pki::keys`).
 //! - [`cli`]: the `portcullis` command.
-//! - [`error`]: the process errors: [`ServeError`] (a gateway or key service cannot start or
+//! - `error`: the process errors: [`ServeError`] (a gateway or key service cannot start or
 //!   serve) and [`Error`] (a command cannot complete).
+//!
+//! Modules named in plain code above (`identity`, `service`, `pki`, `error`) are private: no
+//! other crate (tests, benches, the binary) needs them; their public types are re-exported here
+//! ([`Error`], [`ServeError`]) or reached through the public modules' signatures.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -58,16 +62,16 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod domain;
-pub mod error;
-pub mod identity;
+mod error;
+mod identity;
 pub mod keyservice;
 pub mod limits;
 pub mod metrics;
 pub use portcullis_client::oprf;
-pub mod pki;
+mod pki;
 pub mod proto;
 pub mod server;
-pub mod service;
+mod service;
 pub mod store;
 pub mod tls;
 pub mod tokens;

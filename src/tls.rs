@@ -7,7 +7,7 @@
 //! earlier connection cannot resume its way back in. Accepting connections (timeouts, caps,
 //! eviction) is [`crate::transport`]'s job; the caller's identity is parsed once per connection
 //! from the verified certificate and travels with the connection (see
-//! [`crate::identity::PeerIdentity`]).
+//! `crate::identity::PeerIdentity`).
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! The domain's validated inputs: what a request means once the gRPC layer has checked every
-//! field ([`crate::service`] builds them with `TryFrom<proto>`, naming the field of any error).
+//! field (`crate::service` builds them with `TryFrom<proto>`, naming the field of any error).
 //! The rules take these, never protobuf messages.
 
 use prost_types::Timestamp;

@@ -2,7 +2,7 @@
 //! vetting request is matched and graded, how advisories are versioned.
 //!
 //! Inputs arrive as validated types ([`VetQuery`], [`NewAdvisory`], …, in [`input`]), which the
-//! gRPC layer builds from the protobuf messages ([`crate::service`]'s `validate`); the advisory
+//! gRPC layer builds from the protobuf messages (`crate::service`'s `validate`); the advisory
 //! rules answer with domain types ([`AdvisoryAt`], [`Published`], [`AdvisoryPage`]) from which
 //! the gRPC layer builds its responses. Successful operations record their audit entry
 //! themselves, atomically with their state change; the gRPC layer records failures.
@@ -42,7 +42,7 @@ pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub use strength::{tier, tier_of};
 pub use vetting::strength;
 
-/// Why a call failed. Mapped to a gRPC status in exactly one place ([`crate::service`]).
+/// Why a call failed. Mapped to a gRPC status in exactly one place (`crate::service`).
 /// Messages never contain tokens, guidance or internal references.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

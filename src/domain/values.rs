@@ -2,7 +2,7 @@
 //! token kinds, relations, tiers. They are plain value types (prost enumerations with an `i32`
 //! wire form), shared by the wire and the rules rather than copied; this is the one place the
 //! domain's own files name them. No protobuf *message* passes into or out of the rules here:
-//! the gRPC layer ([`crate::service`]) converts requests into [`super::input`] types and builds
+//! the gRPC layer (`crate::service`) converts requests into [`super::input`] types and builds
 //! every answer.
 
 pub use crate::proto::v1::{

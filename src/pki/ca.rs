@@ -27,7 +27,7 @@ const BACKDATE: Duration = Duration::minutes(5);
 
 /// What `certs ca` puts in the CA certificate.
 #[derive(Debug, Clone)]
-pub struct CaOptions {
+pub(crate) struct CaOptions {
     /// The CA's common name, e.g. "Example Portcullis CA".
     pub common_name: String,
     /// The CA's organisation.
@@ -65,7 +65,11 @@ fn window(days: u32) -> Result<(OffsetDateTime, OffsetDateTime), PkiError> {
 /// # Errors
 /// [`PkiError::Exists`], [`PkiError::Argument`] for an empty name or zero days, and the
 /// generation and I/O errors of [`PkiError`].
-pub fn create_ca(cert: &Path, key: &Path, opts: &CaOptions) -> Result<Vec<PathBuf>, PkiError> {
+pub(crate) fn create_ca(
+    cert: &Path,
+    key: &Path,
+    opts: &CaOptions,
+) -> Result<Vec<PathBuf>, PkiError> {
     if opts.common_name.trim().is_empty() || opts.organisation.trim().is_empty() {
         return Err(PkiError::Argument(
             "--name and --org: must not be empty".into(),
@@ -99,7 +103,7 @@ pub fn create_ca(cert: &Path, key: &Path, opts: &CaOptions) -> Result<Vec<PathBu
 }
 
 /// A CA loaded from its certificate and private key, ready to sign.
-pub struct Ca {
+pub(crate) struct Ca {
     /// The signer (name, key identifier, key).
     pub(crate) issuer: Issuer<'static, KeyPair>,
     /// The DER of the CA's subject name, to recognise what it issued.
@@ -137,7 +141,7 @@ impl Ca {
     ///
     /// # Errors
     /// [`PkiError::Read`] or [`PkiError::Invalid`] naming the file.
-    pub fn load(cert: &Path, key: &Path) -> Result<Ca, PkiError> {
+    pub(crate) fn load(cert: &Path, key: &Path) -> Result<Ca, PkiError> {
         let der = certificate_der(cert)?;
         let (_, x509) = X509Certificate::from_der(&der)
             .map_err(|e| invalid(cert, format!("not an X.509 certificate: {e}")))?;
@@ -181,7 +185,7 @@ impl Ca {
 
 /// What a certificate is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Profile {
+pub(crate) enum Profile {
     /// A client: exactly this SPIFFE URI (see [`client_uri`]).
     Client {
         /// `spiffe://<trust-domain>/<role>/<org>/<user>`.
@@ -202,7 +206,7 @@ pub enum Profile {
 ///
 /// # Errors
 /// [`PkiError::Argument`] naming the bad part.
-pub fn client_uri(
+pub(crate) fn client_uri(
     trust_domain: &str,
     role: &str,
     org: &str,
@@ -231,7 +235,7 @@ pub fn client_uri(
 /// What [`issue`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Issued {
+pub(crate) struct Issued {
     /// The files written (`PREFIX.key` unless a CSR was given, and `PREFIX.crt`).
     pub files: Vec<PathBuf>,
     /// The serial number, lower-case hex (what `certs revoke --serial` takes).
@@ -249,7 +253,7 @@ pub struct Issued {
 /// # Errors
 /// [`PkiError::Exists`], [`PkiError::Argument`] for a bad name or address, the CSR's
 /// [`PkiError::Read`]/[`PkiError::Invalid`], and generation and I/O errors.
-pub fn issue(
+pub(crate) fn issue(
     ca: &Ca,
     profile: &Profile,
     common_name: &str,

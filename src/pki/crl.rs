@@ -68,7 +68,7 @@ fn reason_of_code(code: u8) -> Option<RevocationReason> {
 
 /// A serial number to revoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revocation {
+pub(crate) struct Revocation {
     /// The serial number's big-endian bytes.
     pub serial: Vec<u8>,
     /// The reason.
@@ -81,7 +81,7 @@ impl Revocation {
     ///
     /// # Errors
     /// [`PkiError::Argument`] if it is not 1 to 20 bytes of hex.
-    pub fn from_hex(serial: &str, reason: Reason) -> Result<Revocation, PkiError> {
+    pub(crate) fn from_hex(serial: &str, reason: Reason) -> Result<Revocation, PkiError> {
         let digits: String = serial
             .trim()
             .trim_start_matches("0x")
@@ -108,7 +108,11 @@ impl Revocation {
     ///
     /// # Errors
     /// [`PkiError::Read`] or [`PkiError::Invalid`] naming the file.
-    pub fn of_certificate(cert: &Path, ca: &Ca, reason: Reason) -> Result<Revocation, PkiError> {
+    pub(crate) fn of_certificate(
+        cert: &Path,
+        ca: &Ca,
+        reason: Reason,
+    ) -> Result<Revocation, PkiError> {
         let der = certificate_der(cert)?;
         let (_, x509) = X509Certificate::from_der(&der)
             .map_err(|e| invalid(cert, format!("not an X.509 certificate: {e}")))?;
@@ -134,7 +138,7 @@ fn strip_zeros(bytes: &[u8]) -> Vec<u8> {
 /// What [`update`] signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct CrlSummary {
+pub(crate) struct CrlSummary {
     /// The new CRL number.
     pub number: u64,
     /// How many serials the CRL lists.
@@ -203,7 +207,7 @@ fn existing(path: &Path, ca: &Ca) -> Result<(Vec<RevokedCertParams>, u64), PkiEr
 /// # Errors
 /// [`PkiError::Invalid`] for a CRL file of another CA or not a CRL, [`PkiError::Argument`]
 /// for zero days, generation and I/O errors.
-pub fn update(
+pub(crate) fn update(
     ca: &Ca,
     path: &Path,
     add: Option<&Revocation>,

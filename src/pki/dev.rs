@@ -45,59 +45,59 @@ use super::{dn, gen_err, ia5, new_key, verifier_key, PkiError};
 
 /// Common name of the development CA; the server uses it to recognise (and, outside `--dev`,
 /// refuse) the development CA.
-pub const DEV_CA_COMMON_NAME: &str = "Portcullis Development CA";
+pub(crate) const DEV_CA_COMMON_NAME: &str = "Portcullis Development CA";
 
 /// Organisation name in the subject of every development certificate issued by the CA.
-pub const DEV_ORGANISATION: &str = "Portcullis Development";
+pub(crate) const DEV_ORGANISATION: &str = "Portcullis Development";
 
 /// SPIFFE trust domain of the development identities.
-pub const DEV_TRUST_DOMAIN: &str = "portcullis.dev";
+pub(crate) const DEV_TRUST_DOMAIN: &str = "portcullis.dev";
 
 /// Name of the development audit-log signing key, as it appears in `log.vkey` and in checkpoint
 /// signature lines (audit-log.md).
-pub const DEV_LOG_KEY_NAME: &str = "portcullis.dev/audit";
+pub(crate) const DEV_LOG_KEY_NAME: &str = "portcullis.dev/audit";
 
 /// Key id of the development matching key written to `matching.key` (tokens.md).
-pub const DEV_MATCHING_KEY_ID: &str = "dev-1";
+pub(crate) const DEV_MATCHING_KEY_ID: &str = "dev-1";
 
 /// Key id (epoch) of the development key-service key (tokens v2).
-pub const DEV_KEYSERVICE_KEY_ID: &str = "dev-2";
+pub(crate) const DEV_KEYSERVICE_KEY_ID: &str = "dev-2";
 
 /// The development key service's private key file, in the development PKI directory.
-pub const DEV_KEYSERVICE_KEY_FILE: &str = "keyservice.key";
+pub(crate) const DEV_KEYSERVICE_KEY_FILE: &str = "keyservice.key";
 
 /// The development key service's pinned public key file, in the development PKI directory.
-pub const DEV_KEYSERVICE_PUB_FILE: &str = "keyservice.pub";
+pub(crate) const DEV_KEYSERVICE_PUB_FILE: &str = "keyservice.pub";
 
 /// The checkpoint origin of the development key service's own audit log.
-pub const DEV_KEYSERVICE_LOG_NAME: &str = "portcullis.dev/keyservice";
+pub(crate) const DEV_KEYSERVICE_LOG_NAME: &str = "portcullis.dev/keyservice";
 
 /// The development key service's log-signing key (its verifier key is
 /// `keyservice-log.vkey`).
-pub const DEV_KEYSERVICE_LOG_KEY_FILE: &str = "keyservice-log.pk8";
+pub(crate) const DEV_KEYSERVICE_LOG_KEY_FILE: &str = "keyservice-log.pk8";
 
 /// Serial number of the development CA certificate (`ca.crt`).
-pub const CA_SERIAL: u64 = 1000;
+pub(crate) const CA_SERIAL: u64 = 1000;
 
 /// Serial number of the development server certificate (`server.crt`).
-pub const SERVER_SERIAL: u64 = 1001;
+pub(crate) const SERVER_SERIAL: u64 = 1001;
 
 /// Serial number of the throwaway CA that signs the `rogue` client (never written out).
-pub const ROGUE_CA_SERIAL: u64 = 1900;
+pub(crate) const ROGUE_CA_SERIAL: u64 = 1900;
 
 /// Year (1 January, 00:00 UTC) from which every non-expired development certificate is valid.
-pub const VALID_FROM_YEAR: i32 = 2025;
+pub(crate) const VALID_FROM_YEAR: i32 = 2025;
 
 /// Number of years every non-expired development certificate is valid for.
-pub const VALID_YEARS: i32 = 20;
+pub(crate) const VALID_YEARS: i32 = 20;
 
 /// Number of days between the CRL's `thisUpdate` (generation time) and its `nextUpdate`.
-pub const CRL_LIFETIME_DAYS: i64 = 3653;
+pub(crate) const CRL_LIFETIME_DAYS: i64 = 3653;
 
 /// Who signed a development client certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DevIssuer {
+pub(crate) enum DevIssuer {
     /// The development CA (`ca.crt`).
     DevCa,
     /// A throwaway CA generated for this run and never written out.
@@ -107,7 +107,7 @@ pub enum DevIssuer {
 /// Description of one development client certificate (`clients/<name>.crt|.key`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct DevClient {
+pub(crate) struct DevClient {
     /// File stem under `clients/` and the subject common name.
     pub name: &'static str,
     /// Explicit certificate serial number, distinct across all development certificates.
@@ -140,7 +140,7 @@ const fn client(name: &'static str, serial: u64, uris: &'static [&'static str]) 
 }
 
 /// Every development client certificate [`generate_dev`] writes, in serial order.
-pub const DEV_CLIENTS: &[DevClient] = &[
+pub(crate) const DEV_CLIENTS: &[DevClient] = &[
     DevClient {
         note: "accredited party alpha",
         ..client(
@@ -233,7 +233,7 @@ pub const DEV_CLIENTS: &[DevClient] = &[
 /// What [`generate_dev`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct DevPki {
+pub(crate) struct DevPki {
     /// The output directory, as given.
     pub out: PathBuf,
     /// Every file written, in the order written (each path is `out` joined with a relative name).
@@ -251,7 +251,7 @@ pub struct DevPki {
 /// [`PkiError::Io`] if a directory or file cannot be written, [`PkiError::Generate`] or
 /// [`PkiError::Crypto`] if key, certificate or CRL generation fails, [`PkiError::Clock`] if the
 /// system clock is unusable.
-pub fn generate_dev(out: &Path) -> Result<DevPki, PkiError> {
+pub(crate) fn generate_dev(out: &Path) -> Result<DevPki, PkiError> {
     let mut w = Writer {
         out,
         files: Vec::new(),
@@ -473,7 +473,7 @@ fn write_keyservice_key(w: &mut Writer<'_>, key_id: &str, stem: &str) -> Result<
 
 /// Generates a key-service key pair for epoch `key_id` as `<out>/<stem>.key` and
 /// `<out>/<stem>.pub` (`portcullis certs keyservice-key`); returns the files and the public line.
-pub fn generate_keyservice_key(
+pub(crate) fn generate_keyservice_key(
     out: &Path,
     key_id: &str,
     stem: &str,

@@ -12,7 +12,7 @@ use super::{verifier_key, PkiError};
 /// What [`create_log_key`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct LogKey {
+pub(crate) struct LogKey {
     /// The signing key (0600) and the verifier key file.
     pub files: Vec<PathBuf>,
     /// The verifier key line (audit-log.md), as written without its newline.
@@ -26,7 +26,11 @@ pub struct LogKey {
 /// # Errors
 /// [`PkiError::Argument`] for an origin that is empty, has whitespace or a `+`;
 /// [`PkiError::Exists`]; key generation and I/O errors.
-pub fn create_log_key(signing_key: &Path, vkey: &Path, origin: &str) -> Result<LogKey, PkiError> {
+pub(crate) fn create_log_key(
+    signing_key: &Path,
+    vkey: &Path,
+    origin: &str,
+) -> Result<LogKey, PkiError> {
     if origin.is_empty() || origin.contains(char::is_whitespace) || origin.contains('+') {
         return Err(PkiError::Argument(
             "--origin: audit.origin of portcullis.toml, non-empty, no spaces or +".into(),
@@ -59,7 +63,7 @@ pub fn create_log_key(signing_key: &Path, vkey: &Path, origin: &str) -> Result<L
 /// # Errors
 /// [`PkiError::Argument`] for a key id that is not 1 to 64 of `A-Z a-z 0-9 . _ -`;
 /// [`PkiError::Exists`]; random-generator and I/O errors.
-pub fn create_matching_key(path: &Path, id: &str) -> Result<PathBuf, PkiError> {
+pub(crate) fn create_matching_key(path: &Path, id: &str) -> Result<PathBuf, PkiError> {
     let mut key = [0u8; 32];
     SystemRandom::new()
         .fill(&mut key)

@@ -4,23 +4,21 @@
 //! overwrite a file. This module holds what they share: [`PkiError`] and the name, key and
 //! verifier-key helpers.
 
-pub mod ca;
-pub mod crl;
-pub mod dev;
+pub(crate) mod ca;
+pub(crate) mod crl;
+pub(crate) mod dev;
 mod files;
-pub mod keys;
+pub(crate) mod keys;
 
 use std::path::PathBuf;
 
 use base64::Engine as _;
 use rcgen::{DistinguishedName, DnType, KeyPair};
 
-pub use dev::{
-    generate_dev, generate_keyservice_key, DevClient, DevIssuer, DevPki, CA_SERIAL,
-    CRL_LIFETIME_DAYS, DEV_CA_COMMON_NAME, DEV_CLIENTS, DEV_KEYSERVICE_KEY_FILE,
+pub(crate) use dev::{
+    generate_dev, generate_keyservice_key, DEV_CA_COMMON_NAME, DEV_KEYSERVICE_KEY_FILE,
     DEV_KEYSERVICE_KEY_ID, DEV_KEYSERVICE_LOG_KEY_FILE, DEV_KEYSERVICE_LOG_NAME,
-    DEV_KEYSERVICE_PUB_FILE, DEV_LOG_KEY_NAME, DEV_MATCHING_KEY_ID, DEV_ORGANISATION,
-    DEV_TRUST_DOMAIN, ROGUE_CA_SERIAL, SERVER_SERIAL, VALID_FROM_YEAR, VALID_YEARS,
+    DEV_KEYSERVICE_PUB_FILE, DEV_LOG_KEY_NAME, DEV_MATCHING_KEY_ID, DEV_TRUST_DOMAIN,
 };
 
 /// Errors generating or reading key material.

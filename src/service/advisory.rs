@@ -20,13 +20,13 @@ use crate::proto::v1::{
 
 /// The advisory service.
 #[derive(Debug, Clone)]
-pub struct Advisories {
+pub(crate) struct Advisories {
     gateway: Arc<Gateway>,
 }
 
 impl Advisories {
     /// The service over `gateway`.
-    pub fn new(gateway: Arc<Gateway>) -> Self {
+    pub(crate) fn new(gateway: Arc<Gateway>) -> Self {
         Advisories { gateway }
     }
 

@@ -43,7 +43,7 @@ type Chunk = Vec<Result<AuditRecord, Status>>;
 
 /// The audit service.
 #[derive(Debug, Clone)]
-pub struct Auditing {
+pub(crate) struct Auditing {
     log: AuditLog,
     reader: Reader,
     checkpoints: Arc<Checkpointer>,
@@ -53,7 +53,7 @@ pub struct Auditing {
 impl Auditing {
     /// The service reading the log through `reader`, recording to `log`, with the log's
     /// `checkpoints`. Follow streams end when `shutdown` becomes true.
-    pub fn new(
+    pub(crate) fn new(
         log: AuditLog,
         reader: Reader,
         checkpoints: Arc<Checkpointer>,

@@ -34,7 +34,7 @@ use crate::transport::{CallGuard, Connection};
 
 /// The tower layer; see the module docs.
 #[derive(Clone)]
-pub struct AuthLayer {
+pub(crate) struct AuthLayer {
     policy: Arc<ArcSwap<Policy>>,
     log: AuditLog,
     limiter: Arc<Limiter>,
@@ -42,7 +42,7 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     /// Authorises with the (reloadable) `policy`, rate-limits with `limiter`, audits to `log`.
-    pub fn new(policy: Arc<ArcSwap<Policy>>, log: AuditLog, limiter: Arc<Limiter>) -> Self {
+    pub(crate) fn new(policy: Arc<ArcSwap<Policy>>, log: AuditLog, limiter: Arc<Limiter>) -> Self {
         AuthLayer {
             policy,
             log,
@@ -77,7 +77,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 
 /// The service produced by [`AuthLayer`].
 #[derive(Clone)]
-pub struct Auth<S> {
+pub(crate) struct Auth<S> {
     inner: S,
     policy: Arc<ArcSwap<Policy>>,
     log: AuditLog,

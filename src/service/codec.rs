@@ -11,7 +11,7 @@ use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
 /// A prost codec mapping decode failures to `INVALID_ARGUMENT`.
 #[derive(Debug, Clone)]
-pub struct Codec<T, U> {
+pub(crate) struct Codec<T, U> {
     _pd: PhantomData<(T, U)>,
 }
 
@@ -42,7 +42,7 @@ where
 
 /// Prost's decoder with decode errors mapped to `INVALID_ARGUMENT`.
 #[derive(Debug)]
-pub struct Decoder<U>(ProstDecoder<U>);
+pub(crate) struct Decoder<U>(ProstDecoder<U>);
 
 impl<U: Message + Default> tonic::codec::Decoder for Decoder<U> {
     type Item = U;

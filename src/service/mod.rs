@@ -8,13 +8,13 @@
 //! audited by the domain (atomically with their state change); failed ones here, with the code
 //! they answer.
 
-pub mod advisory;
-pub mod audit;
-pub mod auth;
-pub mod codec;
-pub mod receipt;
+pub(crate) mod advisory;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod codec;
+pub(crate) mod receipt;
 mod validate;
-pub mod vetting;
+pub(crate) mod vetting;
 pub(crate) mod views;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,7 @@ use crate::identity::{Identity, PeerIdentity};
 
 /// The gRPC code of a domain error: the single place errors become codes. Exhaustive, with no
 /// catch-all: a new variant does not compile until it is given its code here.
-pub fn code_of(e: &Error) -> Code {
+pub(crate) fn code_of(e: &Error) -> Code {
     match e {
         Error::InvalidArgument { .. } => Code::InvalidArgument,
         Error::NotFound(_) => Code::NotFound,
@@ -63,7 +63,7 @@ impl From<Error> for Status {
 /// What the [`auth`] layer established about a call, handed to the handler in the request's
 /// extensions.
 #[derive(Debug, Clone)]
-pub struct CallContext {
+pub(crate) struct CallContext {
     /// The peer, as verified at the handshake.
     pub peer: Arc<PeerIdentity>,
     /// The full gRPC method path.
@@ -81,7 +81,7 @@ impl CallContext {
     }
 
     /// The context of a request that passed the auth layer.
-    pub fn of<T>(req: &tonic::Request<T>) -> Result<CallContext, Status> {
+    pub(crate) fn of<T>(req: &tonic::Request<T>) -> Result<CallContext, Status> {
         req.extensions()
             .get::<CallContext>()
             .cloned()
@@ -89,7 +89,7 @@ impl CallContext {
     }
 
     /// The caller's identity (the auth layer only lets well-formed identities through).
-    pub fn identity(&self) -> Result<&Identity, Status> {
+    pub(crate) fn identity(&self) -> Result<&Identity, Status> {
         self.peer
             .identity
             .as_ref()
@@ -97,12 +97,12 @@ impl CallContext {
     }
 
     /// A fresh audit entry for this call.
-    pub fn draft(&self) -> AuditEntry {
+    pub(crate) fn draft(&self) -> AuditEntry {
         crate::audit::draft(&self.peer, &self.method)
     }
 
     /// Tells the auth layer that the handler has dealt with auditing this call.
-    pub fn mark_audited(&self) {
+    pub(crate) fn mark_audited(&self) {
         self.audited.store(true, Ordering::SeqCst);
     }
 }
@@ -212,7 +212,7 @@ pub(crate) async fn record_open(
 
 /// The largest request message accepted, in bytes (tonic's default, set explicitly on every
 /// service so that the answer to a larger message can name it).
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The answer to a request message over [`MAX_MESSAGE_BYTES`], on unary calls and streams
 /// alike, from tonic's `OUT_OF_RANGE` rejection text (whose size it keeps when it can read it).

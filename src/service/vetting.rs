@@ -22,7 +22,7 @@ use crate::proto::v1::{
 
 /// The vetting service.
 #[derive(Debug, Clone)]
-pub struct Vetting {
+pub(crate) struct Vetting {
     gateway: Arc<Gateway>,
     limiter: Arc<Limiter>,
     receipts: Receipts,
@@ -31,7 +31,7 @@ pub struct Vetting {
 impl Vetting {
     /// The service over `gateway`; VetBatch items and receipts are charged to `limiter` one by
     /// one; `receipts` proves the party's own answers.
-    pub fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>, receipts: Receipts) -> Self {
+    pub(crate) fn new(gateway: Arc<Gateway>, limiter: Arc<Limiter>, receipts: Receipts) -> Self {
         Vetting {
             gateway,
             limiter,

@@ -3,8 +3,8 @@
 mod advisory;
 mod audit;
 mod bench;
-mod bench_keyservice;
 mod certs;
+mod child_gateway;
 mod common;
 mod csv;
 mod entry_text;
@@ -12,7 +12,6 @@ mod keyservice;
 mod linked;
 mod locate;
 mod pki_commands;
-mod proc_stats;
 mod psc;
 mod receipt;
 mod retry;
@@ -28,6 +27,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::Error;
+
+pub use child_gateway::ChildGateway;
 
 /// Portcullis: a secure intelligence-sharing gateway between security services and political
 /// parties.

@@ -10,7 +10,6 @@ mod csv;
 mod entry_text;
 mod keyservice;
 mod linked;
-mod locate;
 mod pki_commands;
 mod psc;
 mod receipt;

@@ -15,6 +15,7 @@ mod psc;
 mod receipt;
 mod retry;
 mod serve;
+mod serving;
 mod subject_kind;
 mod token;
 mod vet;

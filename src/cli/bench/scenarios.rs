@@ -119,6 +119,21 @@ pub(super) async fn publish(channel: Channel, request: PublishRequest) -> Result
         .map_err(status_code)
 }
 
+/// One Vet call: answered with matches exactly when `hit` is expected, or failed with its
+/// code's name (`UNEXPECTED_MATCH` or `NO_MATCH` when the answer is the wrong one).
+async fn vet(channel: Channel, request: VetRequest, hit: bool) -> Result<(), String> {
+    let answer = VettingServiceClient::new(channel)
+        .vet(request)
+        .await
+        .map_err(status_code)?
+        .into_inner();
+    match (hit, answer.matches.is_empty()) {
+        (false, false) => Err("UNEXPECTED_MATCH".to_owned()),
+        (true, true) => Err("NO_MATCH".to_owned()),
+        (false, true) | (true, false) => Ok(()),
+    }
+}
+
 /// Runs one of the unary scenarios.
 pub(super) async fn run_unary(
     scenario: Scenario,
@@ -144,18 +159,7 @@ pub(super) async fn run_unary(
         Scenario::VetMiss => {
             drive(&clients.party, load, move |channel, n| {
                 let request = vet_request(format!("b{run}-miss-{n}"), tokens(&run, "m", n));
-                async move {
-                    let answer = VettingServiceClient::new(channel)
-                        .vet(request)
-                        .await
-                        .map_err(status_code)?
-                        .into_inner();
-                    if answer.matches.is_empty() {
-                        Ok(())
-                    } else {
-                        Err("UNEXPECTED_MATCH".to_owned())
-                    }
-                }
+                vet(channel, request, false)
             })
             .await
         }
@@ -164,18 +168,7 @@ pub(super) async fn run_unary(
             drive(&clients.party, load, move |channel, n| {
                 let request =
                     vet_request(format!("b{run}-hit-{n}"), tokens(&run, "a", n % advisories));
-                async move {
-                    let answer = VettingServiceClient::new(channel)
-                        .vet(request)
-                        .await
-                        .map_err(status_code)?
-                        .into_inner();
-                    if answer.matches.is_empty() {
-                        Err("NO_MATCH".to_owned())
-                    } else {
-                        Ok(())
-                    }
-                }
+                vet(channel, request, true)
             })
             .await
         }

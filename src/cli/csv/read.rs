@@ -18,9 +18,10 @@ use super::pace::Pace;
 use super::resume::{Prior, PriorRows};
 use super::rows::{evaluate, Evaluated};
 use crate::cli::common::match_tokens;
+use crate::cli::linked::with_digests;
 use crate::keyservice::client::Scheme;
 use crate::proto::v1::VetRequest;
-use crate::tokens::{Token, TokenKind};
+use crate::tokens::TokenKind;
 use crate::Error;
 
 /// Groups checked but not yet sent: digested together (one key-service call per batch of at
@@ -61,18 +62,9 @@ async fn digest_pending(scheme: &mut Scheme, pending: &mut [Pending]) -> Result<
         else {
             continue;
         };
-        let mut lists = std::mem::take(canonicals).into_iter().map(|pairs| {
-            let tokens: Vec<Token> = pairs
-                .into_iter()
-                .zip(digests.by_ref())
-                .map(|((kind, canonical), digest)| Token {
-                    kind,
-                    canonical,
-                    digest,
-                })
-                .collect();
-            match_tokens(&tokens)
-        });
+        let mut lists = std::mem::take(canonicals)
+            .into_iter()
+            .map(|pairs| match_tokens(&with_digests(pairs, &mut digests)));
         request.tokens = lists.next().unwrap_or_default();
         for (linked, tokens) in request.linked.iter_mut().zip(lists) {
             linked.tokens = tokens;

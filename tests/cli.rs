@@ -18,19 +18,17 @@ fn walkthrough_with_the_real_binary() {
     let server = ServerProcess::start(data.path(), &[]);
     let port = server.port;
     let party = [
-        "vet",
-        "--identity",
-        "certs-dev/clients/alpha-officer",
-        "--key-file",
-        "certs-dev/matching.key",
-        "--kind",
-        "donor-individual",
-        "--name",
-        "José García-Pérez",
-        "--dob",
-        "1971-04-12",
-        "--json",
-    ];
+        &[
+            "vet",
+            "--identity",
+            "certs-dev/clients/alpha-officer",
+            "--key-file",
+            "certs-dev/matching.key",
+        ][..],
+        &common::cli::GARCIA,
+        &["--json"],
+    ]
+    .concat();
 
     let (ok, out, err) = run(port, &party);
     assert!(ok, "{err}");

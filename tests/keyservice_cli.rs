@@ -9,9 +9,8 @@ use std::time::Duration;
 
 mod common;
 
+use common::cli::{vet_v2_as_alpha, GARCIA, PARTY, V2_KEYS};
 use common::process::{json, repo, run, ServerProcess, BIN};
-
-const PARTY: &str = "certs-dev/clients/alpha-officer";
 
 #[test]
 fn token_publish_and_vet_use_the_dev_key_service_by_default_under_dev() {
@@ -48,44 +47,19 @@ fn token_publish_and_vet_use_the_dev_key_service_by_default_under_dev() {
     // PERSON_NAME_PART_DOB initial form.)
     assert_eq!(a, token("JOSÉ GARCÍA-PÉREZ", "12/04/1971"));
 
-    let (ok, _, err) = run(
-        port,
+    common::cli::publish_json_with(
+        server.port,
+        &V2_KEYS,
         &[
-            "publish",
-            "--dev",
-            "--identity",
-            "certs-dev/clients/official",
-            "--name",
             "GARCIA PEREZ, Jose",
-            "--dob",
             "12/04/1971",
-            "--grade",
             "high",
-            "--likelihood",
-            "likely",
-            "--guidance",
             "Consult the liaison.",
             "--audience",
             "alpha",
         ],
     );
-    assert!(ok, "{err}");
-    let (ok, out, err) = run(
-        port,
-        &[
-            "vet",
-            "--dev",
-            "--identity",
-            PARTY,
-            "--kind",
-            "donor-individual",
-            "--name",
-            "José García-Pérez",
-            "--dob",
-            "1971-04-12",
-            "--json",
-        ],
-    );
+    let (ok, out, err) = vet_v2_as_alpha(server.port, &[&GARCIA[..], &["--json"]].concat());
     assert!(ok, "{err}");
     assert_eq!(json(&out)["grade"], "HIGH");
 
@@ -99,13 +73,9 @@ fn token_publish_and_vet_use_the_dev_key_service_by_default_under_dev() {
     text.push_str("donor-individual,José García-Pérez,1971-04-12\n");
     std::fs::write(&input, text).unwrap();
     let out_file = dir.path().join("out.jsonl");
-    let (ok, _, err) = run(
-        port,
+    let (ok, _, err) = vet_v2_as_alpha(
+        server.port,
         &[
-            "vet",
-            "--dev",
-            "--identity",
-            PARTY,
             "--csv",
             input.to_str().unwrap(),
             "--out",
@@ -131,42 +101,26 @@ fn a_key_service_that_is_down_fails_vet_without_a_fallback() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free.local_addr().unwrap().port();
     drop(free);
-    let (ok, _, err) = run(
-        None,
-        &[
+    let key_service = format!("https://localhost:{port}");
+    // `vet` of a staff member through that key service, with `keys` also given.
+    let vet = |keys: &[&str]| {
+        let mut args = vec![
             "vet",
             "--identity",
             PARTY,
             "--key-service",
-            &format!("https://localhost:{port}"),
+            &key_service,
             "--key-service-key",
             "certs-dev/keyservice.pub",
-            "--key-file",
-            "certs-dev/matching.key",
-            "--kind",
-            "staff",
-            "--email",
-            "a@example.org",
-        ],
-    );
+        ];
+        args.extend_from_slice(keys);
+        args.extend_from_slice(&["--kind", "staff", "--email", "a@example.org"]);
+        run(None, &args)
+    };
+    let (ok, _, err) = vet(&["--key-file", "certs-dev/matching.key"]);
     assert!(!ok);
     assert!(err.contains("exclude each other"), "{err}");
-    let (ok, _, err) = run(
-        None,
-        &[
-            "vet",
-            "--identity",
-            PARTY,
-            "--key-service",
-            &format!("https://localhost:{port}"),
-            "--key-service-key",
-            "certs-dev/keyservice.pub",
-            "--kind",
-            "staff",
-            "--email",
-            "a@example.org",
-        ],
-    );
+    let (ok, _, err) = vet(&[]);
     assert!(!ok);
     assert!(
         err.contains(&format!("key service https://localhost:{port}")),

@@ -6,39 +6,24 @@
 
 mod common;
 
+use common::cli::{csv_records, vet_v2_as_alpha, ACME, V2_KEYS};
 use common::process::{json, ServerProcess};
 use portcullis::audit::AuditEntry;
 
 const EVALUATE: &str = "/portcullis.v1.KeyService/Evaluate";
 const VET: &str = "/portcullis.v1.VettingService/Vet";
 
-fn run(port: u16, args: &[&str]) -> (bool, String, String) {
-    common::process::run(Some(port), args)
-}
-
 fn publish_petrov(port: u16) -> String {
-    let (ok, out, err) = run(
+    common::cli::publish_json_with(
         port,
+        &V2_KEYS,
         &[
-            "publish",
-            "--dev",
-            "--identity",
-            "certs-dev/clients/official",
-            "--name",
             "PETROV, Viktor Andreyevich",
-            "--dob",
             "14/03/1966",
-            "--grade",
             "high",
-            "--likelihood",
-            "likely",
-            "--guidance",
             "Controller acts for a foreign state.",
-            "--json",
         ],
-    );
-    assert!(ok, "{err}");
-    json(&out)["advisory"]["advisory_id"]
+    )["advisory"]["advisory_id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -60,27 +45,19 @@ fn psc_controllers_are_evaluated_with_the_company_in_one_call() {
     let port = server.port;
     let advisory = publish_petrov(port);
 
-    let (ok, out, err) = run(
+    let (ok, out, err) = vet_v2_as_alpha(
         port,
         &[
-            "vet",
-            "--dev",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
-            "--kind",
-            "donor-organisation",
-            "--company-number",
-            "09876543",
-            "--org-name",
-            "Acme Trading Ltd",
-            "--country",
-            "GB",
-            "--psc-json",
-            "tests/data/psc-acme-trading.json",
-            "--link",
-            "officer:dir-1:name=Claire Hartley;dob=1971-11-30",
-            "--json",
-        ],
+            &ACME[..],
+            &[
+                "--psc-json",
+                "tests/data/psc-acme-trading.json",
+                "--link",
+                "officer:dir-1:name=Claire Hartley;dob=1971-11-30",
+                "--json",
+            ],
+        ]
+        .concat(),
     );
     assert!(ok, "{err}");
     let v = json(&out);
@@ -95,13 +72,9 @@ fn psc_controllers_are_evaluated_with_the_company_in_one_call() {
     );
 
     // A linked subject with a bad field is refused before the key service is asked.
-    let (ok, _, err) = run(
+    let (ok, _, err) = vet_v2_as_alpha(
         port,
         &[
-            "vet",
-            "--dev",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
             "--kind",
             "donor-organisation",
             "--company-number",
@@ -138,13 +111,9 @@ fn csv_linked_rows_are_digested_under_v2_with_their_subject() {
     let port = server.port;
     let advisory = publish_petrov(port);
     let out_file = data.path().join("results.csv");
-    let (ok, _, err) = run(
+    let (ok, _, err) = vet_v2_as_alpha(
         port,
         &[
-            "vet",
-            "--dev",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
             "--csv",
             "tests/data/donors-linked.csv",
             "--out",
@@ -152,12 +121,7 @@ fn csv_linked_rows_are_digested_under_v2_with_their_subject() {
         ],
     );
     assert!(ok, "{err}");
-    let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(std::fs::read_to_string(&out_file).unwrap().as_bytes())
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect();
+    let rows = csv_records(&std::fs::read_to_string(&out_file).unwrap());
     let row = |line: &str| rows.iter().find(|r| r[0] == line).unwrap().clone();
     assert_eq!(row("2")[2], "HIGH");
     assert_eq!(row("2")[7], "NO_TRACE");

@@ -21,18 +21,8 @@ fn publish(port: u16, name: &str, dob: &str, grade: &str) -> String {
 
 /// `vet` of Acme Trading Ltd by alpha, with `extra` arguments.
 fn vet_acme(port: u16, extra: &[&str]) -> (bool, String, String) {
-    let mut args = vec![
-        "--kind",
-        "donor-organisation",
-        "--company-number",
-        "09876543",
-        "--org-name",
-        "Acme Trading Ltd",
-        "--country",
-        "GB",
-        "--case-ref",
-        "DON/2026/0042",
-    ];
+    let mut args = common::cli::ACME.to_vec();
+    args.extend_from_slice(&["--case-ref", "DON/2026/0042"]);
     args.extend_from_slice(extra);
     common::cli::vet_as_alpha(port, &args)
 }

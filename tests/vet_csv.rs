@@ -8,6 +8,7 @@
 mod common;
 
 use common::cli::csv_records as records;
+use common::cli::vet_as_alpha;
 use common::process::{json, repo, ServerProcess};
 
 /// A `serve --dev` child with its own data directory.
@@ -27,11 +28,6 @@ fn serve() -> Server {
     }
 }
 
-/// Runs the binary against `port`: (success, stdout, stderr).
-fn run(port: u16, args: &[&str]) -> (bool, String, String) {
-    common::process::run(Some(port), args)
-}
-
 /// Publishes an advisory matching line 2 of the sample (José García-Pérez, 1971-04-12, written
 /// differently), and uses the request id `reused-1` of line 10 for another subject, so that
 /// line 10 is rejected by the gateway. Returns the advisory's id.
@@ -43,7 +39,7 @@ fn prepare(port: u16) -> String {
         "high",
         "Funds traced to a foreign state proxy; consult the liaison.",
     );
-    let (ok, _, err) = common::cli::vet_as_alpha(
+    let (ok, _, err) = vet_as_alpha(
         port,
         &[
             "--kind",
@@ -58,11 +54,33 @@ fn prepare(port: u16) -> String {
     id
 }
 
+/// A gateway made ready by [`prepare`], and an output file in a new directory.
+struct Prepared {
+    server: Server,
+    /// The published advisory's id.
+    advisory: String,
+    /// `results.csv` in `_dir` (not created).
+    out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn prepared() -> Prepared {
+    let server = serve();
+    let advisory = prepare(server.port);
+    let dir = tempfile::tempdir().unwrap();
+    Prepared {
+        server,
+        advisory,
+        out: dir.path().join("results.csv"),
+        _dir: dir,
+    }
+}
+
 /// `vet --csv tests/data/donors.csv` as alpha-officer, with extra arguments.
 fn vet_csv(port: u16, extra: &[&str]) -> (bool, String, String) {
     let mut args = vec!["--csv", "tests/data/donors.csv"];
     args.extend_from_slice(extra);
-    common::cli::vet_as_alpha(port, &args)
+    vet_as_alpha(port, &args)
 }
 
 /// Checks `got` (an output file's text) against the expected file, row by row.
@@ -84,17 +102,14 @@ fn assert_expected(got: &str, advisory: &str) {
 
 #[test]
 fn vet_csv_writes_the_expected_rows_and_a_rerun_sends_nothing() {
-    let server = serve();
-    let advisory = prepare(server.port);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("results.csv");
-    let out_arg = out.to_str().unwrap();
+    let p = prepared();
+    let out_arg = p.out.to_str().unwrap();
 
-    let (ok, stdout, err) = vet_csv(server.port, &["--out", out_arg]);
+    let (ok, stdout, err) = vet_csv(p.server.port, &["--out", out_arg]);
     assert!(ok, "{err}");
     assert!(stdout.is_empty(), "{stdout}");
-    let first = std::fs::read_to_string(&out).unwrap();
-    assert_expected(&first, &advisory);
+    let first = std::fs::read_to_string(&p.out).unwrap();
+    assert_expected(&first, &p.advisory);
 
     // Bad rows are named by line and reason on stderr, and counted in the summary.
     for report in [
@@ -114,7 +129,7 @@ fn vet_csv_writes_the_expected_rows_and_a_rerun_sends_nothing() {
     assert!(!err.contains("Robert") && !err.contains("Smith"), "{err}");
 
     // The same --out again: every row is already answered, nothing is sent or added.
-    let (ok, stdout, err) = vet_csv(server.port, &["--out", out_arg]);
+    let (ok, stdout, err) = vet_csv(p.server.port, &["--out", out_arg]);
     assert!(ok, "{err}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(err.contains("11 rows read"), "{err}");
@@ -122,33 +137,30 @@ fn vet_csv_writes_the_expected_rows_and_a_rerun_sends_nothing() {
     assert!(err.contains("answered: 0\n"), "{err}");
     assert!(err.contains("errors: 0 (local 0, gateway 0)"), "{err}");
     assert!(!err.contains("line 5:"), "{err}");
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), first);
+    assert_eq!(std::fs::read_to_string(&p.out).unwrap(), first);
 }
 
 #[test]
 fn vet_csv_resumes_an_interrupted_run_with_the_same_answers() {
-    let server = serve();
-    let advisory = prepare(server.port);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("results.csv");
-    let out_arg = out.to_str().unwrap();
-    let (ok, _, err) = vet_csv(server.port, &["--out", out_arg]);
+    let p = prepared();
+    let out_arg = p.out.to_str().unwrap();
+    let (ok, _, err) = vet_csv(p.server.port, &["--out", out_arg]);
     assert!(ok, "{err}");
-    let complete = std::fs::read_to_string(&out).unwrap();
+    let complete = std::fs::read_to_string(&p.out).unwrap();
 
     // As if the run had stopped after writing lines 2 and 3, in the middle of line 4's row
     // (whose request had been sent and answered).
     let mut cut: String = complete.lines().take(3).map(|l| format!("{l}\n")).collect();
     cut.push_str("4,csv-5b21d3a6");
-    std::fs::write(&out, &cut).unwrap();
+    std::fs::write(&p.out, &cut).unwrap();
 
-    let (ok, _, err) = vet_csv(server.port, &["--out", out_arg]);
+    let (ok, _, err) = vet_csv(p.server.port, &["--out", out_arg]);
     assert!(ok, "{err}");
     assert!(err.contains("dropped an incomplete last record"), "{err}");
     assert!(err.contains("skipped: 2"), "{err}");
     assert!(err.contains("answered: 4 (NO_TRACE 4)"), "{err}");
-    let resumed = std::fs::read_to_string(&out).unwrap();
-    assert_expected(&resumed, &advisory);
+    let resumed = std::fs::read_to_string(&p.out).unwrap();
+    assert_expected(&resumed, &p.advisory);
     // Rows sent again carry the same request ids, so the gateway repeats its original answers.
     assert_eq!(resumed, complete);
 }
@@ -191,14 +203,9 @@ fn vet_csv_refuses_unknown_columns_before_connecting() {
     .unwrap();
     let out = dir.path().join("out.csv");
     // Port 9 (discard): nothing listens there; the header is refused first.
-    let (ok, _, err) = run(
+    let (ok, _, err) = vet_as_alpha(
         9,
         &[
-            "vet",
-            "--identity",
-            "certs-dev/clients/alpha-officer",
-            "--key-file",
-            "certs-dev/matching.key",
             "--csv",
             input.to_str().unwrap(),
             "--out",
@@ -212,30 +219,13 @@ fn vet_csv_refuses_unknown_columns_before_connecting() {
 
 #[test]
 fn vet_csv_conflicts_with_single_subject_fields() {
-    let base = [
-        "vet",
-        "--identity",
-        "certs-dev/clients/alpha-officer",
-        "--key-file",
-        "certs-dev/matching.key",
-    ];
-    let (ok, _, err) = run(
-        9,
-        &[
-            &base[..],
-            &["--csv", "tests/data/donors.csv", "--name", "A B"],
-        ]
-        .concat(),
-    );
+    let (ok, _, err) = vet_as_alpha(9, &["--csv", "tests/data/donors.csv", "--name", "A B"]);
     assert!(!ok);
     assert!(err.contains("cannot be used with"), "{err}");
-    let (ok, _, err) = run(9, &[&base[..], &["--name", "A B"]].concat());
+    let (ok, _, err) = vet_as_alpha(9, &["--name", "A B"]);
     assert!(!ok);
     assert!(err.contains("--kind"), "{err}");
-    let (ok, _, err) = run(
-        9,
-        &[&base[..], &["--kind", "staff", "--out", "x.csv"]].concat(),
-    );
+    let (ok, _, err) = vet_as_alpha(9, &["--kind", "staff", "--out", "x.csv"]);
     assert!(!ok);
     assert!(err.contains("--csv"), "{err}");
 }
@@ -247,15 +237,10 @@ fn vet_csv_refuses_an_out_file_that_is_not_its_own_and_leaves_it_alone() {
     let text = "meeting notes\nno newline at the end";
     std::fs::write(&out, text).unwrap();
     for format in [&[][..], &["--json"][..]] {
-        let (ok, _, err) = run(
+        let (ok, _, err) = vet_as_alpha(
             9,
             &[
                 &[
-                    "vet",
-                    "--identity",
-                    "certs-dev/clients/alpha-officer",
-                    "--key-file",
-                    "certs-dev/matching.key",
                     "--csv",
                     "tests/data/donors.csv",
                     "--out",

@@ -5,7 +5,7 @@ use prost_types::Timestamp;
 use super::common::{
     match_tokens, print_record, record_json, request_id, ClientArgs, IdentityArgs, KeyArgs,
 };
-use super::vet::Kind;
+use super::subject_kind::Kind;
 use crate::proto::v1::advisory_service_client::AdvisoryServiceClient;
 use crate::proto::v1::{
     AdvisoryRecord, AdvisoryState, GetAdvisoryRequest, Handling, Likelihood, ListAdvisoriesRequest,

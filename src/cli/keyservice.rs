@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use super::serve::{init_logging, LogFormat};
+use super::serving::{init_logging, wait_for_stop, LogFormat};
 use crate::config::Config;
 use crate::Error;
 
+/// `portcullis keyservice`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML configuration file (see deploy/keyservice.toml).
@@ -28,6 +29,7 @@ pub(crate) struct Args {
 }
 
 impl Args {
+    /// The configuration these arguments describe (re-read on every reload).
     fn config(&self) -> Result<Config, Error> {
         let mut config = match &self.config {
             Some(path) => {
@@ -47,45 +49,16 @@ impl Args {
     }
 }
 
+/// Runs the key service until SIGTERM or SIGINT, reloading its configuration on SIGHUP.
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
     init_logging(args.log_format);
     let running = crate::keyservice::server::start(args.config()?).await?;
     // Tests and scripts read the bound address from this line.
     println!("keyservice listening on {}", running.addr());
     tracing::info!(addr = %running.addr(), "ready");
-    wait_for_stop(&args, &running).await;
+    wait_for_stop(|| args.config().and_then(|c| running.reload(&c))).await;
     tracing::info!("shutting down: draining calls and flushing the audit log");
     running.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Waits for SIGTERM or SIGINT; on SIGHUP re-reads the configuration (quotas, parties,
-/// certificates) and applies it, keeping the running one if it is bad.
-#[cfg(unix)]
-async fn wait_for_stop(args: &Args, running: &crate::keyservice::server::Running) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => return,
-            _ = tokio::signal::ctrl_c() => return,
-            _ = hup.recv() => {
-                if let Err(e) = args.config().and_then(|c| running.reload(&c)) {
-                    tracing::error!(error = %e, "reload refused; keeping the running configuration");
-                }
-            }
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_stop(_args: &Args, _running: &crate::keyservice::server::Running) {
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -158,28 +158,35 @@ pub(crate) async fn subject_and_linked(
         .cloned()
         .collect();
     let mut digests = scheme.digests(&pairs).await?.into_iter();
-    let mut tokens_of = |pairs: Vec<(TokenKind, String)>| -> Vec<Token> {
-        pairs
-            .into_iter()
-            .zip(digests.by_ref())
-            .map(|((kind, canonical), digest)| Token {
-                kind,
-                canonical,
-                digest,
-            })
-            .collect()
-    };
-    let tokens = tokens_of(subject);
+    let tokens = with_digests(subject, &mut digests);
     let linked = specs
         .iter()
         .zip(links)
         .map(|(spec, pairs)| LinkedSubject {
             label: spec.label.clone(),
             relation: spec.relation as i32,
-            tokens: match_tokens(&tokens_of(pairs)),
+            tokens: match_tokens(&with_digests(pairs, &mut digests)),
         })
         .collect();
     Ok((tokens, linked))
+}
+
+/// The tokens of `pairs` (kinds and canonical forms), each with the next digest of `digests`,
+/// which were computed for these pairs in this order (a subject's, then each linked
+/// subject's).
+pub(crate) fn with_digests(
+    pairs: Vec<(TokenKind, String)>,
+    digests: &mut impl Iterator<Item = [u8; 32]>,
+) -> Vec<Token> {
+    pairs
+        .into_iter()
+        .zip(digests)
+        .map(|((kind, canonical), digest)| Token {
+            kind,
+            canonical,
+            digest,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,24 +3,23 @@
 mod advisory;
 mod audit;
 mod bench;
-mod bench_keyservice;
 mod certs;
+mod child_gateway;
 mod common;
 mod csv;
-mod csv_lines;
-mod csv_links;
 mod entry_text;
 mod keyservice;
 mod linked;
-mod locate;
 mod pki_commands;
-mod proc_stats;
 mod psc;
 mod receipt;
 mod retry;
 mod serve;
+mod serving;
+mod subject_kind;
 mod token;
 mod vet;
+mod vet_answer;
 mod watch;
 
 use std::process::ExitCode;
@@ -28,6 +27,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::Error;
+
+pub use child_gateway::ChildGateway;
 
 /// Portcullis: a secure intelligence-sharing gateway between security services and political
 /// parties.

@@ -1,20 +1,13 @@
-//! `portcullis serve`.
+//! `portcullis serve`: run the gateway.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::serving::{init_logging, wait_for_stop, LogFormat};
 use crate::config::Config;
 use crate::Error;
 
-/// Log output formats.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub(crate) enum LogFormat {
-    /// Human-readable lines.
-    Human,
-    /// One JSON object per line.
-    Json,
-}
-
+/// `portcullis serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML configuration file (see deploy/portcullis.toml).
@@ -67,19 +60,7 @@ impl Args {
     }
 }
 
-pub(crate) fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
-
+/// Runs the gateway until SIGTERM or SIGINT, reloading its configuration on SIGHUP.
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
     init_logging(args.log_format);
     let running = crate::server::start(args.config()?).await?;
@@ -87,40 +68,9 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     if let Some(metrics) = running.metrics_addr() {
         tracing::info!(%metrics, "metrics at http://{metrics}/metrics");
     }
-    wait_for_stop(&args, &running).await;
+    wait_for_stop(|| args.config().and_then(|c| running.reload(&c))).await;
     tracing::info!("shutting down: draining calls and flushing the audit log");
     running.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Waits for SIGTERM or SIGINT; on SIGHUP re-reads the configuration and applies it (a bad
-/// configuration is logged and the running one kept).
-#[cfg(unix)]
-async fn wait_for_stop(args: &Args, running: &crate::server::Running) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => return,
-            _ = tokio::signal::ctrl_c() => return,
-            _ = hup.recv() => {
-                match args.config().and_then(|c| running.reload(&c)) {
-                    Ok(()) => {}
-                    Err(e) => tracing::error!(error = %e, "reload refused; keeping the running configuration"),
-                }
-            }
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_stop(_args: &Args, _running: &crate::server::Running) {
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,10 +1,11 @@
 //! The real `portcullis` binary as a child process: a `serve --dev` gateway on a free loopback
 //! port, and client commands run against it.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use portcullis::cli::ChildGateway;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
@@ -14,9 +15,10 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A `serve --dev` child on a free port; killed (SIGKILL) if dropped without `stop`.
+/// A `serve --dev` child on a free port (the library's [`ChildGateway`], as `portcullis bench`
+/// starts its gateway); killed (SIGKILL) if dropped without `stop`.
 pub struct ServerProcess {
-    child: Child,
+    child: ChildGateway,
     /// The port it listens on.
     pub port: u16,
 }
@@ -34,47 +36,22 @@ impl ServerProcess {
     /// Starts `serve <args…>` (which must log a free port's address, e.g. with `--listen
     /// 127.0.0.1:0`) and waits for the logged address, as [`ServerProcess::start`].
     pub fn serve(args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(BIN)
-            .current_dir(repo())
-            .arg("serve")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let (Some(sender), Some(addr)) = (&tx, line.split("addr=").nth(1)) {
-                    let _ = sender.send(addr.trim().to_owned());
-                    tx = None;
-                }
-            }
-        });
-        let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
-            let _ = child.kill();
-            let status = child.wait().unwrap();
-            panic!("the gateway did not start ({status})");
-        };
-        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        let mut serve = Command::new(BIN);
+        serve.current_dir(repo()).arg("serve").args(args);
+        let child =
+            ChildGateway::spawn(serve, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
+        let port = child.addr().port();
         ServerProcess { child, port }
     }
 
     /// `https://localhost:<port>`.
     pub fn server(&self) -> String {
-        format!("https://localhost:{}", self.port)
+        self.child.server()
     }
 
     /// Sends the signal `name` (`HUP`, `INT`, …) to the server.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        assert!(self.child.signal(name), "kill -{name} failed");
     }
 
     /// SIGTERM, then wait (at most 20 s) for the exit status.
@@ -84,37 +61,15 @@ impl ServerProcess {
 
     /// SIGTERM, then wait at most `limit` for the exit status.
     pub fn stop_within(mut self, limit: Duration) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        match self.child.stop_within(limit) {
+            Some(status) => status,
+            None => panic!("serve did not stop after SIGTERM"),
         }
     }
 
     /// SIGKILL, as a crash would, and reap it.
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.child.kill();
     }
 }
 

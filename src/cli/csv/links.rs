@@ -4,8 +4,8 @@
 //! contiguously, so the file is still read lazily: a subject's group ends at the next row that
 //! is not linked to it.
 
-use super::csv::{derived_id, Column, Header};
-use super::linked::{relation_named, relation_text, RELATIONS};
+use super::columns::{derived_id, Column, Header};
+use crate::cli::linked::{relation_named, relation_text, RELATIONS};
 use crate::proto::v1::{LinkedSubject, RiskGrade, VetResponse};
 use crate::tokens::{IdentityFields, TokenKind};
 
@@ -42,7 +42,7 @@ pub(super) fn evaluate_link(
     linked_to: String,
 ) -> LinkRow {
     let raw = |c: Column| -> &[u8] { header.position(c).map_or(&[], |i| &record[i]) };
-    let cells: Vec<Vec<u8>> = super::csv::COLUMNS
+    let cells: Vec<Vec<u8>> = super::columns::COLUMNS
         .iter()
         .filter(|(_, c)| *c != Column::RequestId)
         .map(|(_, c)| raw(*c).to_vec())
@@ -171,7 +171,7 @@ pub(super) fn through(answer: &VetResponse, label: &str) -> VetResponse {
 
 /// A linked row's result as a JSON line (`vet --csv --json`).
 pub(super) fn link_json(label: &str, relation: i32, answer: &VetResponse) -> serde_json::Value {
-    let mut v = super::vet::response_json(answer);
+    let mut v = crate::cli::vet_answer::response_json(answer);
     if let Some(map) = v.as_object_mut() {
         map.remove("subject_grade");
         map.insert("via".into(), label.into());

@@ -13,27 +13,23 @@
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
-use super::retry::retrying;
+use super::reads;
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::merkle::{self, leaf_hash, root_from_leaf_hashes, Hash};
 use crate::audit::verify::proof_hashes;
 use crate::proto::v1::audit_service_client::AuditServiceClient;
-use crate::proto::v1::ConsistencyProofRequest;
 use crate::Error;
 
 /// The largest log searched (32 bytes of memory per entry).
-pub(crate) const LOCATE_LIMIT: u64 = 1 << 20;
+pub(super) const LOCATE_LIMIT: u64 = 1 << 20;
 
 /// The first entry whose replayed leaf differs from the signed log, if it can be found.
-pub(crate) async fn first_changed(channel: Channel, cp: &Checkpoint) -> Result<Option<u64>, Error> {
+pub(super) async fn first_changed(channel: Channel, cp: &Checkpoint) -> Result<Option<u64>, Error> {
     if cp.size == 0 || cp.size > LOCATE_LIMIT {
         return Ok(None);
     }
     let mut hashes: Vec<Hash> = Vec::with_capacity(cp.size as usize);
-    let mut stream = retrying("Replay", || {
-        crate::client::replay_leaves(channel.clone(), 0, cp.size)
-    })
-    .await?;
+    let mut stream = reads::leaves(&channel, cp.size).await?;
     while let Some(record) = stream.next().await {
         let record = record?;
         if record.index != hashes.len() as u64 {
@@ -80,28 +76,11 @@ async fn prefix_is_signed(
     root: &Hash,
     cp: &Checkpoint,
 ) -> Result<bool, Error> {
-    let proof = consistency_proof(&client, m, cp.size).await?;
+    let proof = reads::consistency_proof(&client, m, cp.size).await?;
     let Ok(hashes) = proof_hashes(&proof) else {
         return Ok(false);
     };
     Ok(merkle::verify_consistency(m, cp.size, root, &cp.root, &hashes).is_ok())
-}
-
-/// The gateway's consistency proof from the tree of `old_size` leaves to that of `new_size`
-/// (its raw hashes, not yet checked), retried as every read of the audit log.
-pub(super) async fn consistency_proof(
-    client: &AuditServiceClient<Channel>,
-    old_size: u64,
-    new_size: u64,
-) -> Result<Vec<Vec<u8>>, Error> {
-    let request = ConsistencyProofRequest { old_size, new_size };
-    let proof = retrying("GetConsistencyProof", || {
-        let mut client = client.clone();
-        async move { client.get_consistency_proof(request).await }
-    })
-    .await?
-    .into_inner();
-    Ok(proof.hashes)
 }
 
 #[cfg(test)]

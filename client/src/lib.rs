@@ -12,6 +12,8 @@
 //! - [`tokens`]: canonical identity tokens, spec v1 (keyed HMAC-SHA256), and their variants.
 //! - [`oprf`]: tokens v2, the RFC 9497 VOPRF (blinding, proof verification, finalization; the
 //!   key service's evaluation lives here too, so both ends share one implementation).
+//! - [`verify`]: RFC 9162 Merkle proofs, C2SP signed notes, checkpoints and `tlog-proof@v1`
+//!   receipts, verified with nothing but the log's verifier key.
 //! - [`proto`]: the generated messages and client stubs of `proto/portcullis/v1/*.proto`.
 //!
 //! ## Example
@@ -61,5 +63,6 @@ pub mod oprf;
 pub mod proto;
 pub mod tls;
 pub mod tokens;
+pub mod verify;
 
 pub use api::{ApiError, Client};

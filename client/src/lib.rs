@@ -12,6 +12,8 @@
 //! - [`tokens`]: canonical identity tokens, spec v1 (keyed HMAC-SHA256), and their variants.
 //! - [`oprf`]: tokens v2, the RFC 9497 VOPRF (blinding, proof verification, finalization; the
 //!   key service's evaluation lives here too, so both ends share one implementation).
+//! - [`keyservice`]: the batching key-service client of tokens v2, with its own
+//!   [`KeyServiceError`](keyservice::KeyServiceError).
 //! - [`verify`]: RFC 9162 Merkle proofs, C2SP signed notes, checkpoints and `tlog-proof@v1`
 //!   receipts, verified with nothing but the log's verifier key.
 //! - [`proto`]: the generated messages and client stubs of `proto/portcullis/v1/*.proto`.
@@ -59,6 +61,7 @@
 pub mod api;
 pub mod channel;
 mod dleq;
+pub mod keyservice;
 pub mod oprf;
 pub mod proto;
 pub mod tls;

@@ -24,8 +24,11 @@
 pub mod checkpoint;
 pub mod integrity;
 pub mod merkle;
+mod proofs;
 pub mod receipts;
 pub mod signer;
+#[cfg(test)]
+mod test_tree;
 pub mod tlog_proof;
 pub mod verify;
 pub mod writer;

@@ -24,13 +24,11 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
 pub use portcullis_client::verify::checkpoint::{validate_origin, Checkpoint};
 use portcullis_client::verify::note::{
-    check_key_name, ed25519_key_id, ED25519_TYPE, SIGNATURE_PREFIX,
+    check_key_name, ed25519_key_id, ed25519_verifier_key, signed_note,
 };
 pub use portcullis_client::verify::note::{NoteError, NoteVerifier, MAX_SIGNATURES};
 
@@ -38,6 +36,7 @@ pub use portcullis_client::verify::note::{NoteError, NoteVerifier, MAX_SIGNATURE
 pub struct NoteSigner {
     name: String,
     key_id: [u8; 4],
+    public_key: [u8; 32],
     key_pair: Ed25519KeyPair,
 }
 
@@ -69,6 +68,7 @@ impl NoteSigner {
         Ok(Self {
             name: name.to_owned(),
             key_id: ed25519_key_id(name, &public_key),
+            public_key,
             key_pair,
         })
     }
@@ -85,15 +85,7 @@ impl NoteSigner {
 
     /// The verifier key text: `<name>+<8 hex digits of key id>+<base64(0x01 || public key)>`.
     pub fn verifier_key(&self) -> String {
-        let mut key = Vec::with_capacity(33);
-        key.push(ED25519_TYPE);
-        key.extend_from_slice(self.key_pair.public_key().as_ref());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.key_id),
-            STANDARD.encode(key)
-        )
+        ed25519_verifier_key(&self.name, &self.public_key)
     }
 
     /// The signed note of a checkpoint: its body, a blank line, and the signature line
@@ -106,20 +98,15 @@ impl NoteSigner {
     /// Signs an arbitrary note text (ending in a newline).
     fn sign_text(&self, text: &str) -> String {
         let signature = self.key_pair.sign(text.as_bytes());
-        let mut blob = Vec::with_capacity(4 + signature.as_ref().len());
-        blob.extend_from_slice(&self.key_id);
-        blob.extend_from_slice(signature.as_ref());
-        format!(
-            "{text}\n{SIGNATURE_PREFIX}{} {}\n",
-            self.name,
-            STANDARD.encode(blob)
-        )
+        signed_note(text, &self.name, self.key_id, signature.as_ref())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
     use portcullis_client::verify::merkle::Hash;
     use ring::digest::{digest, SHA256};
 

@@ -168,12 +168,7 @@ mod tests {
     #[test]
     fn reference_tree() {
         let r = reference();
-        let leaves: Vec<Hash> = r["leaves"]
-            .as_array()
-            .expect("leaves")
-            .iter()
-            .map(|l| leaf_hash(&hex::decode(l.as_str().expect("hex")).expect("hex")))
-            .collect();
+        let leaves = reference_leaves(&r);
         assert_eq!(leaves.len(), 8);
         let levels: Vec<Vec<Hash>> = r["nodes"]["levels"]
             .as_array()

@@ -129,14 +129,20 @@ pub(super) fn num(v: &Value) -> u64 {
     v.as_u64().expect("unsigned number")
 }
 
-pub(super) fn reference_parts() -> (Vec<Hash>, Vec<Hash>, VecStore) {
-    let r = reference();
-    let leaves: Vec<Hash> = r["leaves"]
+/// The leaf hashes of the reference tree `r`.
+pub(super) fn reference_leaves(r: &Value) -> Vec<Hash> {
+    r["leaves"]
         .as_array()
         .expect("leaves")
         .iter()
         .map(|l| leaf_hash(&hex::decode(l.as_str().expect("hex")).expect("hex")))
-        .collect();
+        .collect()
+}
+
+/// The reference tree's leaf hashes, its roots at every size, and its stored nodes.
+pub(super) fn reference_parts() -> (Vec<Hash>, Vec<Hash>, VecStore) {
+    let r = reference();
+    let leaves = reference_leaves(&r);
     let roots = hashes_of_json(&r["roots"]["values"]).expect("roots");
     let store = VecStore::build(&leaves);
     (leaves, roots, store)

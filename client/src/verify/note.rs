@@ -189,6 +189,32 @@ pub fn ed25519_key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
     id
 }
 
+/// The verifier key text of an Ed25519 `public_key` under `name`, what [`NoteVerifier::parse`]
+/// reads: `<name>+<8 hex digits of key id>+<base64(0x01 || public key)>`.
+pub fn ed25519_verifier_key(name: &str, public_key: &[u8; 32]) -> String {
+    let mut key = Vec::with_capacity(33);
+    key.push(ED25519_TYPE);
+    key.extend_from_slice(public_key);
+    format!(
+        "{name}+{}+{}",
+        hex::encode(ed25519_key_id(name, public_key)),
+        STANDARD.encode(key)
+    )
+}
+
+/// A signed note with one signature line: `text` (ending in a newline), a blank line, and
+/// `— <name> <base64(key id || signature)>`, where `signature` is the signature of `text` by
+/// the key `name` with id `key_id`.
+pub fn signed_note(text: &str, name: &str, key_id: [u8; 4], signature: &[u8]) -> String {
+    let mut blob = Vec::with_capacity(4 + signature.len());
+    blob.extend_from_slice(&key_id);
+    blob.extend_from_slice(signature);
+    format!(
+        "{text}\n{SIGNATURE_PREFIX}{name} {}\n",
+        STANDARD.encode(blob)
+    )
+}
+
 /// An Ed25519 verifier of signed checkpoints, from a verifier key text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoteVerifier {

@@ -27,8 +27,9 @@
 //!   gateway's server stubs.
 //! - [`store`]: sled-backed advisories, token index and idempotency records.
 //! - [`audit`]: the group-commit audit log writer and its entries, the reader auditors' calls go
-//!   through, the Merkle tree, signed checkpoints, the start-up integrity check and the
-//!   auditor's verifier (docs/audit.md).
+//!   through, building and proving the Merkle tree, signing checkpoints, the start-up integrity
+//!   check and the auditor's verifier (docs/audit.md); hashing and proof, note and receipt
+//!   verification are the client crate's [`portcullis_client::verify`], re-exported.
 //! - [`domain`]: vetting and advisory rules over validated inputs ([`domain::input`]), answering
 //!   with domain types; no protobuf message crosses into it except in vetting and notices.
 //! - `service`: the gRPC layer, the only one that knows protobuf messages: the tonic services
@@ -39,7 +40,8 @@
 //!   [`portcullis_client::channel`], with this crate's [`Error`]).
 //!
 //! A party's back office does not link this crate: it links `portcullis-client` (`client/`),
-//! which holds the generated messages and client stubs, tokens, the channel and a typed API.
+//! which holds the generated messages and client stubs, tokens, the channel, a typed API and the
+//! offline verification of checkpoints and receipts.
 //! - [`keyservice`]: the tokens v2 key service (its gRPC service, its own process) and its client.
 //! - [`limits`]: per-certificate rate limits.
 //! - [`metrics`]: Prometheus metrics on a loopback port.

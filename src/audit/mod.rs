@@ -15,13 +15,21 @@
 //! [`integrity`] checks the stored tree against the latest checkpoint at start-up, and [`verify`]
 //! is the auditor's independent check of a whole log. [`receipts`] proves one of a party's own
 //! answers as a C2SP [`tlog_proof`], which anyone with the verifier key checks offline.
+//!
+//! What needs no store (RFC 9162 hashing and the proof walk, signed-note and checkpoint parsing
+//! and Ed25519 verification, `tlog-proof@v1` receipts) is the client crate's
+//! [`portcullis_client::verify`], which a back office links; [`merkle`], [`checkpoint`] and
+//! [`tlog_proof`] re-export it next to the gateway's tree building and signing.
 
 pub mod checkpoint;
 pub mod integrity;
 pub mod merkle;
+mod proofs;
 mod reader;
 pub mod receipts;
 pub mod signer;
+#[cfg(test)]
+mod test_tree;
 pub mod tlog_proof;
 pub mod verify;
 pub mod writer;

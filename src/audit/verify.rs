@@ -17,7 +17,7 @@
 //! [`check_consistency`] before trusting a new checkpoint; the offline one compares the stored
 //! Merkle nodes with the recomputed ones ([`LogVerifier::push`] returns them).
 
-use prost::Message;
+use portcullis_client::verify::entry::{self, EntryError};
 
 use super::checkpoint::{Checkpoint, NoteError};
 use super::merkle::{self, leaf_hash, Frontier, Hash, MerkleError};
@@ -162,19 +162,22 @@ fn time_of(entry: &AuditEntry, index: u64) -> Result<i128, VerifyError> {
     Ok(i128::from(at.seconds) * 1_000_000_000 + i128::from(at.nanos))
 }
 
-/// Decodes a leaf and checks that it is the canonical encoding of its entry.
+/// Decodes a leaf and checks that it is the canonical encoding of its entry (the client crate's
+/// [`portcullis_client::verify::entry::decode_leaf`], with this module's error).
 pub fn decode_leaf(index: u64, leaf: &[u8]) -> Result<AuditEntry, VerifyError> {
-    let entry = AuditEntry::decode(leaf).map_err(|e| VerifyError::Malformed {
-        index,
-        reason: format!("it does not decode as an AuditEntry: {e}"),
-    })?;
-    if entry.encode_to_vec() != leaf {
-        return Err(VerifyError::Malformed {
-            index,
-            reason: "it does not re-encode to the same bytes".into(),
-        });
+    Ok(entry::decode_leaf(index, leaf)?)
+}
+
+/// A leaf's fault, as the whole-log verifier names it (same variants, same messages).
+impl From<EntryError> for VerifyError {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::Malformed { index, reason } => VerifyError::Malformed { index, reason },
+            EntryError::IndexMismatch { index, stated } => {
+                VerifyError::IndexMismatch { index, stated }
+            }
+        }
     }
-    Ok(entry)
 }
 
 /// Checks a stream of leaves against a signed checkpoint; see the module docs.
@@ -313,6 +316,7 @@ pub fn proof_hashes(hashes: &[Vec<u8>]) -> Result<Vec<Hash>, VerifyError> {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
     use prost_types::Timestamp;
 
     use super::*;

@@ -8,8 +8,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use super::load::{drive, status_code, Load, Outcome};
-use super::report::errors_text;
+use super::load::{drive, errors_text, status_code, Load, Outcome};
 use super::requests::{publish_request, tokens, vet_request, Clients};
 use crate::audit::checkpoint::NoteVerifier;
 use crate::audit::verify::{LogVerifier, VerifyError};

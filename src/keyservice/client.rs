@@ -184,14 +184,24 @@ impl Scheme {
     pub async fn tokens(&mut self, fields: &IdentityFields) -> Result<Vec<Token>, Error> {
         let pairs = crate::tokens::canonicals(fields)?;
         let digests = self.digests(&pairs).await?;
-        Ok(pairs
-            .into_iter()
-            .zip(digests)
-            .map(|((kind, canonical), digest)| Token {
-                kind,
-                canonical,
-                digest,
-            })
-            .collect())
+        Ok(with_digests(pairs, &mut digests.into_iter()))
     }
+}
+
+/// The tokens of `pairs` (kinds and canonical forms), each with the next digest of `digests`,
+/// which were computed for these pairs in this order (with [`Scheme::digests`], possibly for
+/// several subjects' pairs at once).
+pub fn with_digests(
+    pairs: Vec<(TokenKind, String)>,
+    digests: &mut impl Iterator<Item = [u8; 32]>,
+) -> Vec<Token> {
+    pairs
+        .into_iter()
+        .zip(digests)
+        .map(|((kind, canonical), digest)| Token {
+            kind,
+            canonical,
+            digest,
+        })
+        .collect()
 }

@@ -36,8 +36,7 @@ pub(crate) enum Scenario {
     /// Online verification of the whole audit log, as the auditor.
     AuditVerify,
     /// The key service (tokens v2) in its own child process: Evaluate at batch sizes 1, 64
-    /// and 1024, and the client's blind and finalize (only when named; see
-    /// `keyservice.rs`).
+    /// and 1024, and the client's blind and finalize (only when named).
     Keyservice,
 }
 

@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 use crate::Error;
 
-pub use child_gateway::ChildGateway;
+pub use child_gateway::{ChildGateway, Ready};
 
 /// Portcullis: a secure intelligence-sharing gateway between security services and political
 /// parties.

@@ -3,14 +3,14 @@
 //! plainly; `portcullis keyservice` as its own process with its own log that `audit verify`
 //! checks.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 mod common;
 
 use common::cli::{vet_v2_as_alpha, GARCIA, PARTY, V2_KEYS};
 use common::process::{json, repo, run, ServerProcess, BIN};
+use portcullis::cli::{ChildGateway, Ready};
 
 #[test]
 fn token_publish_and_vet_use_the_dev_key_service_by_default_under_dev() {
@@ -133,28 +133,18 @@ fn a_key_service_that_is_down_fails_vet_without_a_fallback() {
 #[test]
 fn the_keyservice_process_keeps_its_own_log_that_audit_verify_checks() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
+    let mut keyservice = Command::new(BIN);
+    keyservice
         .current_dir(repo())
         .args(["keyservice", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("keyservice listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the key service did not start");
-    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
-    let url = format!("https://localhost:{port}");
+        .arg(data.path());
+    let mut child = ChildGateway::spawn_until(
+        keyservice,
+        Ready::StdoutLine("keyservice listening on "),
+        Duration::from_secs(30),
+    )
+    .expect("the key service did not start");
+    let url = child.server();
 
     let (ok, out, err) = run(
         None,
@@ -199,18 +189,9 @@ fn the_keyservice_process_keeps_its_own_log_that_audit_verify_checks() {
     assert!(ok, "{out}{err}");
     let (ok, _, _) = verify("certs-dev/log.vkey");
     assert!(!ok);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    assert!(child.signal("TERM"));
+    let status = child
+        .wait_within(Duration::from_secs(20))
+        .expect("did not stop");
     assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success());
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

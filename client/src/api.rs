@@ -263,6 +263,17 @@ pub fn proto_token_kind(kind: crate::tokens::TokenKind) -> pb::TokenKind {
     pb::TokenKind::from_str_name(kind.name()).unwrap_or(pb::TokenKind::Unspecified)
 }
 
+/// How long a `RESOURCE_EXHAUSTED` status from the gateway or the key service asks the caller
+/// to wait: its `retry-after-ms` trailer, if it carries a valid one.
+pub fn retry_after(status: &tonic::Status) -> Option<std::time::Duration> {
+    status
+        .metadata()
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(std::time::Duration::from_millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 
+use crate::api::retry_after;
 use crate::oprf::{Blinded, OprfError, PublicKey, MAX_BATCH};
 use crate::proto::v1::key_service_client::KeyServiceClient;
 use crate::proto::v1::{EvaluateRequest, GetPublicKeyRequest};
@@ -198,16 +199,6 @@ fn describe(status: &tonic::Status) -> String {
         text.push_str("; no tokens computed (tokens v2 never falls back to another scheme)");
     }
     text
-}
-
-/// The `retry-after-ms` trailer of a status, if any.
-fn retry_after(status: &tonic::Status) -> Option<Duration> {
-    status
-        .metadata()
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_millis)
 }
 
 #[cfg(test)]

@@ -94,5 +94,6 @@ pub mod tokens;
 pub mod verify;
 
 pub use api::{
-    verify_answer_receipt, verify_checkpoint, verify_receipt, ApiError, Client, VetBuilder,
+    retry_after, verify_answer_receipt, verify_checkpoint, verify_receipt, ApiError, Client,
+    VetBuilder,
 };

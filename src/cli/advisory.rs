@@ -13,6 +13,7 @@ use crate::proto::v1::{
 };
 use crate::Error;
 
+/// Risk grades on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Grade {
     Low,
@@ -109,6 +110,7 @@ pub(crate) struct TermArgs {
     internal_ref: Option<String>,
 }
 
+/// `portcullis publish`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PublishArgs {
     #[command(flatten)]
@@ -124,6 +126,7 @@ pub(crate) struct PublishArgs {
     request_id: Option<String>,
 }
 
+/// `portcullis revise`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReviseArgs {
     #[command(flatten)]
@@ -137,6 +140,7 @@ pub(crate) struct ReviseArgs {
     terms: TermArgs,
 }
 
+/// `portcullis withdraw`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct WithdrawArgs {
     #[command(flatten)]
@@ -151,6 +155,7 @@ pub(crate) struct WithdrawArgs {
     expected_version: Option<u32>,
 }
 
+/// The `advisories` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum ListCommand {
     /// List advisories (latest versions), optionally only some.
@@ -273,6 +278,7 @@ fn kinds(list: &[Kind]) -> Vec<i32> {
     list.iter().map(|k| SubjectKind::from(*k) as i32).collect()
 }
 
+/// Runs `portcullis publish`.
 pub(crate) async fn publish(args: PublishArgs) -> Result<(), Error> {
     let mut scheme = args.keys.scheme(&args.client).await?;
     let tokens = args.identity.tokens(&mut scheme).await?;
@@ -315,6 +321,7 @@ pub(crate) async fn publish(args: PublishArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Runs `portcullis revise`.
 pub(crate) async fn revise(args: ReviseArgs) -> Result<(), Error> {
     let channel = args.client.connect().await?;
     let mut client = AdvisoryServiceClient::new(channel);
@@ -350,6 +357,7 @@ pub(crate) async fn revise(args: ReviseArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Runs `portcullis withdraw`.
 pub(crate) async fn withdraw(args: WithdrawArgs) -> Result<(), Error> {
     let channel = args.client.connect().await?;
     let mut client = AdvisoryServiceClient::new(channel);
@@ -373,6 +381,7 @@ pub(crate) async fn withdraw(args: WithdrawArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Runs `portcullis advisories …`.
 pub(crate) async fn list(cmd: ListCommand) -> Result<(), Error> {
     match cmd {
         ListCommand::List {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::Error;
 
+/// The `certs` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Regenerate the development PKI (never for production) (CA, server, clients, CRL, log-signing and matching keys).
@@ -30,6 +31,7 @@ pub(crate) enum Command {
     KeyserviceKey(super::pki_commands::KeyserviceKeyArgs),
 }
 
+/// Runs `portcullis certs …`.
 pub(crate) fn run(cmd: Command) -> Result<(), Error> {
     match cmd {
         Command::Dev { out } => {

@@ -1,6 +1,6 @@
-//! A gateway (`portcullis serve …`) running as a child process on a free loopback port: the one
-//! helper with which `portcullis bench` and the integration tests start, signal and stop a
-//! real gateway process.
+//! A gateway (`portcullis serve …`) or a key service (`portcullis keyservice …`) running as a
+//! child process on a free loopback port: the one helper with which `portcullis bench` and the
+//! integration tests start, signal and stop a real serving process.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 
-/// A gateway running as a child process of ours.
+/// A gateway (or a key service) running as a child process of ours.
 ///
-/// [`ChildGateway::spawn`] starts it and waits for the address it logs; its log (stderr) is
-/// drained for the child's whole life, so that it never blocks on a full pipe. When dropped
+/// [`ChildGateway::spawn`] starts it and waits for the address it logs (a key service:
+/// [`ChildGateway::spawn_until`] with the line it prints); the output read is drained for the
+/// child's whole life, so that it never blocks on a full pipe. When dropped
 /// while still running, it is stopped as [`ChildGateway::stop_on_drop`] says: killed
 /// (SIGKILL) by default, or first asked to stop (SIGTERM).
 ///
@@ -46,15 +47,32 @@ impl ChildGateway {
     /// captured, and waits at most `wait` for the gateway to log its bound address (`addr=`).
     /// Blocks the calling thread meanwhile. A gateway that exits or stays silent is killed,
     /// and the error carries its exit status and what it logged.
-    pub fn spawn(mut serve: Command, wait: Duration) -> Result<ChildGateway, Error> {
+    pub fn spawn(serve: Command, wait: Duration) -> Result<ChildGateway, Error> {
+        Self::spawn_until(serve, Ready::LoggedAddr, wait)
+    }
+
+    /// As [`ChildGateway::spawn`], with the address taken where `ready` says; the other
+    /// output stream is closed.
+    pub fn spawn_until(
+        mut serve: Command,
+        ready: Ready,
+        wait: Duration,
+    ) -> Result<ChildGateway, Error> {
         let started = Instant::now();
+        let (stdout, stderr) = match ready {
+            Ready::LoggedAddr => (Stdio::null(), Stdio::piped()),
+            Ready::StdoutLine(_) => (Stdio::piped(), Stdio::null()),
+        };
         let mut child = serve
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .map_err(|e| Error::io(serve.get_program(), e))?;
-        let stderr = child.stderr.take();
+        let output: Option<Box<dyn std::io::Read + Send>> = match ready {
+            Ready::LoggedAddr => child.stderr.take().map(|e| Box::new(e) as _),
+            Ready::StdoutLine(_) => child.stdout.take().map(|o| Box::new(o) as _),
+        };
         let pid = child.id();
         // From here on, dropping `gateway` stops the child, whatever goes wrong.
         let mut gateway = ChildGateway {
@@ -64,12 +82,12 @@ impl ChildGateway {
             startup: Duration::ZERO,
             graceful: None,
         };
-        let Some(stderr) = stderr else {
-            return Err(Error::Usage("the gateway's stderr was not captured".into()));
+        let Some(output) = output else {
+            return Err(Error::Usage("the child's output was not captured".into()));
         };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
         });
@@ -79,7 +97,7 @@ impl ChildGateway {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(addr) = logged_addr(&line) {
+                    if let Some(addr) = ready.addr(&line) {
                         gateway.startup = started.elapsed();
                         gateway.addr = addr;
                         return Ok(gateway);
@@ -93,7 +111,8 @@ impl ChildGateway {
                         .wait()
                         .map_or_else(|e| e.to_string(), |s| s.to_string());
                     return Err(Error::Usage(format!(
-                        "the gateway did not start ({status}):\n{}",
+                        "{} did not start ({status}):\n{}",
+                        command_name(&serve),
                         log.join("\n")
                     )));
                 }
@@ -147,6 +166,12 @@ impl ChildGateway {
             return Some(status);
         }
         self.signal("TERM");
+        self.wait_within(limit)
+    }
+
+    /// Waits at most `limit` for it to exit (after a signal sent with [`ChildGateway::signal`]):
+    /// its exit status, or None if it is still running then (or cannot be waited for).
+    pub fn wait_within(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         loop {
             match self.child.try_wait() {
@@ -179,6 +204,40 @@ impl Drop for ChildGateway {
     }
 }
 
+/// `portcullis serve` (the program's file name and the subcommand), for messages.
+fn command_name(command: &Command) -> String {
+    let program = std::path::Path::new(command.get_program());
+    let name = program
+        .file_name()
+        .unwrap_or(program.as_os_str())
+        .to_string_lossy();
+    match command.get_args().next() {
+        Some(sub) => format!("{name} {}", sub.to_string_lossy()),
+        None => name.into_owned(),
+    }
+}
+
+/// Where a child says it is ready, with its address.
+#[derive(Debug, Clone, Copy)]
+pub enum Ready {
+    /// A log line on stderr with `addr=HOST:PORT`, as `serve` and `keyservice` log when they
+    /// listen (at the default log level).
+    LoggedAddr,
+    /// A line on stdout that starts with this text, followed by `HOST:PORT` (`keyservice`
+    /// prints `keyservice listening on HOST:PORT`, whatever the log level).
+    StdoutLine(&'static str),
+}
+
+impl Ready {
+    /// The address `line` reports, if it is the line this waits for.
+    fn addr(self, line: &str) -> Option<SocketAddr> {
+        match self {
+            Ready::LoggedAddr => logged_addr(line),
+            Ready::StdoutLine(prefix) => line.strip_prefix(prefix)?.trim().parse().ok(),
+        }
+    }
+}
+
 /// The address in a gateway log line that reports it (`… addr=127.0.0.1:PORT …`).
 fn logged_addr(line: &str) -> Option<SocketAddr> {
     line.split("addr=")
@@ -203,5 +262,11 @@ mod tests {
         );
         assert_eq!(logged_addr("starting"), None);
         assert_eq!(logged_addr("addr=nowhere"), None);
+        let printed = Ready::StdoutLine("keyservice listening on ");
+        assert_eq!(
+            printed.addr("keyservice listening on 127.0.0.1:50061"),
+            Some(SocketAddr::from(([127, 0, 0, 1], 50061)))
+        );
+        assert_eq!(printed.addr("addr=127.0.0.1:50061"), None);
     }
 }

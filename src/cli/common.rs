@@ -51,6 +51,7 @@ impl ClientArgs {
         }
     }
 
+    /// An mTLS channel to the gateway (`--server`) as this identity.
     pub(crate) async fn connect(&self) -> Result<Channel, Error> {
         self.connect_to(&self.server).await
     }
@@ -195,6 +196,7 @@ pub(crate) struct IdentityArgs {
 }
 
 impl IdentityArgs {
+    /// The identity fields given.
     pub(crate) fn fields(&self) -> IdentityFields {
         IdentityFields {
             name: self.name.clone(),
@@ -226,6 +228,7 @@ pub(crate) fn match_tokens(tokens: &[Token]) -> Vec<MatchToken> {
         .collect()
 }
 
+/// A token kind of the tokens library as the proto enum.
 pub(crate) fn proto_token_kind(k: crate::tokens::TokenKind) -> TokenKind {
     TokenKind::from_str_name(k.name()).unwrap_or(TokenKind::Unspecified)
 }
@@ -252,12 +255,14 @@ pub(crate) fn grade_meaning(g: RiskGrade) -> &'static str {
     }
 }
 
+/// The name of a `RiskGrade` value (`?` if unknown).
 pub(crate) fn grade_name(v: i32) -> &'static str {
     RiskGrade::try_from(v)
         .map(|g| g.as_str_name())
         .unwrap_or("?")
 }
 
+/// The name of an enum value, by `name` (`?` if unknown).
 pub(crate) fn enum_name<E: TryFrom<i32>>(
     v: i32,
     name: impl Fn(&E) -> &'static str,
@@ -280,6 +285,7 @@ pub(crate) fn time_text(ts: Option<&Timestamp>) -> String {
         .unwrap_or_default()
 }
 
+/// An advisory as JSON.
 pub(crate) fn advisory_json(a: &Advisory) -> serde_json::Value {
     serde_json::json!({
         "advisory_id": a.advisory_id,
@@ -295,6 +301,7 @@ pub(crate) fn advisory_json(a: &Advisory) -> serde_json::Value {
     })
 }
 
+/// An advisory record (the advisory, its audience and who published it) as JSON.
 pub(crate) fn record_json(r: &AdvisoryRecord) -> serde_json::Value {
     serde_json::json!({
         "advisory": r.advisory.as_ref().map(advisory_json),
@@ -306,6 +313,7 @@ pub(crate) fn record_json(r: &AdvisoryRecord) -> serde_json::Value {
     })
 }
 
+/// Prints an advisory record: text for people, or JSON with `json`.
 pub(crate) fn print_record(r: &AdvisoryRecord, json: bool) {
     if json {
         println!("{}", record_json(r));
@@ -354,6 +362,7 @@ pub(crate) fn print_record(r: &AdvisoryRecord, json: bool) {
     }
 }
 
+/// The name of a `MatchStrength` value (`?` if unknown).
 pub(crate) fn strength_name(v: i32) -> &'static str {
     enum_name(v, MatchStrength::as_str_name)
 }

@@ -2,7 +2,7 @@
 //! their display: a controller, officer, parent company, funding source or associate of the
 //! subject, vetted with it in one request (api.md v2 "Linked subjects").
 
-use crate::keyservice::client::Scheme;
+use crate::keyservice::client::{with_digests, Scheme};
 use crate::proto::v1::{LinkedSubject, Relation};
 use crate::tokens::{IdentityFields, Token, TokenKind};
 use crate::Error;
@@ -169,24 +169,6 @@ pub(crate) async fn subject_and_linked(
         })
         .collect();
     Ok((tokens, linked))
-}
-
-/// The tokens of `pairs` (kinds and canonical forms), each with the next digest of `digests`,
-/// which were computed for these pairs in this order (a subject's, then each linked
-/// subject's).
-pub(crate) fn with_digests(
-    pairs: Vec<(TokenKind, String)>,
-    digests: &mut impl Iterator<Item = [u8; 32]>,
-) -> Vec<Token> {
-    pairs
-        .into_iter()
-        .zip(digests)
-        .map(|((kind, canonical), digest)| Token {
-            kind,
-            canonical,
-            digest,
-        })
-        .collect()
 }
 
 #[cfg(test)]

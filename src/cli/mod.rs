@@ -1,4 +1,5 @@
-//! The `portcullis` command: one file per subcommand, each a thin layer over the library.
+//! The `portcullis` command: one file (or folder) per subcommand, each a thin layer over the
+//! library. [`ChildGateway`] starts a gateway as a child process, for `bench` and the tests.
 
 mod advisory;
 mod audit;
@@ -28,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 use crate::Error;
 
-pub use child_gateway::ChildGateway;
+pub use child_gateway::{ChildGateway, Ready};
 
 /// Portcullis: a secure intelligence-sharing gateway between security services and political
 /// parties.

@@ -27,6 +27,7 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
 }
 
+/// `portcullis receipt get`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct GetArgs {
     #[command(flatten)]
@@ -46,6 +47,7 @@ pub(crate) struct GetArgs {
     out: PathBuf,
 }
 
+/// `portcullis receipt verify`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyArgs {
     /// The receipt: FILE (with FILE.tlog-proof and FILE.entry beside it) or FILE.tlog-proof.
@@ -61,6 +63,7 @@ pub(crate) struct VerifyArgs {
     json: bool,
 }
 
+/// Runs `portcullis receipt …`.
 pub(crate) async fn run(cmd: Command) -> Result<(), Error> {
     match cmd {
         Command::Get(args) => get(args).await,

@@ -16,12 +16,7 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(1);
 
 /// How long a RESOURCE_EXHAUSTED `status` asks to wait (capped at [`MAX_WAIT`]).
 pub(crate) fn retry_after(status: &Status) -> Duration {
-    status
-        .metadata()
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_millis)
+    portcullis_client::api::retry_after(status)
         .unwrap_or(DEFAULT_WAIT)
         .min(MAX_WAIT)
 }

@@ -4,6 +4,7 @@
 use super::common::{ClientArgs, IdentityArgs, KeyArgs};
 use crate::Error;
 
+/// `portcullis token`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
@@ -15,6 +16,7 @@ pub(crate) struct Args {
     identity: IdentityArgs,
 }
 
+/// Runs `portcullis token`.
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
     let mut scheme = args.keys.scheme(&args.client).await?;
     let tokens = args.identity.tokens(&mut scheme).await?;

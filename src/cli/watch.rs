@@ -12,6 +12,7 @@ use crate::proto::v1::vetting_service_client::VettingServiceClient;
 use crate::proto::v1::{NoticeKind, SubjectKind, TokenKind, WatchHitsRequest, WatchNoticesRequest};
 use crate::Error;
 
+/// `portcullis watch` and `portcullis hits`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
@@ -55,6 +56,7 @@ async fn next<T>(stream: &mut tonic::Streaming<T>, idle: Option<u64>) -> Result<
     }
 }
 
+/// Runs `portcullis watch`: notices about subjects this party vetted.
 pub(crate) async fn notices(args: Args) -> Result<(), Error> {
     let cursor_file = args.cursor_file.as_deref();
     let after = read_cursor(cursor_file)?;
@@ -105,6 +107,7 @@ pub(crate) async fn notices(args: Args) -> Result<(), Error> {
     Ok(())
 }
 
+/// Runs `portcullis hits`: hits on this unit's advisories.
 pub(crate) async fn hits(args: Args) -> Result<(), Error> {
     let cursor_file = args.cursor_file.as_deref();
     let after = read_cursor(cursor_file)?;

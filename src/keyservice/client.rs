@@ -70,3 +70,21 @@ impl Scheme {
         }
     }
 }
+
+/// The tokens of `pairs` (kinds and canonical forms), each with the next digest of `digests`,
+/// which were computed for these pairs in this order (with [`Scheme::digests`], possibly for
+/// several subjects' pairs at once).
+pub fn with_digests(
+    pairs: Vec<(TokenKind, String)>,
+    digests: &mut impl Iterator<Item = [u8; 32]>,
+) -> Vec<Token> {
+    pairs
+        .into_iter()
+        .zip(digests)
+        .map(|((kind, canonical), digest)| Token {
+            kind,
+            canonical,
+            digest,
+        })
+        .collect()
+}

@@ -61,7 +61,8 @@ impl ServerProcess {
 
     /// SIGTERM, then wait at most `limit` for the exit status.
     pub fn stop_within(mut self, limit: Duration) -> ExitStatus {
-        match self.child.stop_within(limit) {
+        self.signal("TERM");
+        match self.child.wait_within(limit) {
             Some(status) => status,
             None => panic!("serve did not stop after SIGTERM"),
         }

@@ -21,6 +21,7 @@ use crate::Error;
 /// `portcullis audit verify`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyArgs {
+    /// How to reach the gateway, and `--json`.
     #[command(flatten)]
     pub(super) client: ClientArgs,
     #[command(flatten)]

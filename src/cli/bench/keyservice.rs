@@ -7,12 +7,12 @@
 //! CPU per element (every call is also audited in the key service's own log, as in production).
 //! Separately, in this process: client blind + verify-and-finalize time per element.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
+use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use super::proc_stats;
+use crate::cli::{ChildGateway, Ready};
 use crate::client::ClientIdentity;
 use crate::config::Config;
 use crate::oprf::{input, Blinded, PublicKey};
@@ -44,19 +44,6 @@ pub(super) struct KeyServiceReport {
     rows: Vec<BatchRow>,
     client_blind_us: f64,
     client_finalize_us: f64,
-}
-
-/// The key service child: killed when dropped.
-struct KeyServiceChild {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for KeyServiceChild {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn config_text(certs: &Path, data: &Path) -> String {
@@ -95,41 +82,25 @@ evaluate_per_day = 1000000000000
     )
 }
 
-fn start(dir: &Path) -> Result<KeyServiceChild, Error> {
+/// Starts this executable as `keyservice --dev --config <dir>/keyservice.toml` (logging only
+/// warnings) and waits at most 30 seconds for the address it prints; killed when dropped.
+fn start(dir: &Path) -> Result<ChildGateway, Error> {
     let certs = std::fs::canonicalize(Config::dev_certs_dir())
         .map_err(|e| Error::io(Config::dev_certs_dir(), e))?;
     let path = dir.join("keyservice.toml");
     std::fs::write(&path, config_text(&certs, &dir.join("data")))
         .map_err(|e| Error::io(&path, e))?;
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
-    let mut child = Process::new(exe)
+    let mut keyservice = Process::new(exe);
+    keyservice
         .args(["keyservice", "--dev", "--config"])
         .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| Error::io("portcullis keyservice", e))?;
-    let Some(stdout) = child.stdout.take() else {
-        let _ = child.kill();
-        return Err(Error::Usage("bench: no stdout from the key service".into()));
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("keyservice listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => Ok(KeyServiceChild { child, addr }),
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(Error::Usage("bench: the key service did not start".into()))
-        }
-    }
+        .env("RUST_LOG", "warn");
+    ChildGateway::spawn_until(
+        keyservice,
+        Ready::StdoutLine("keyservice listening on "),
+        Duration::from_secs(30),
+    )
 }
 
 /// Blinded requests to send round-robin (the service does not care that they repeat).
@@ -164,17 +135,14 @@ async fn measure(
 ) -> Result<KeyServiceReport, Error> {
     let child = start(dir)?;
     let certs = Config::dev_certs_dir();
-    let url = format!(
-        "https://localhost:{}",
-        child.addr.rsplit(':').next().unwrap_or("0")
-    );
+    let url = child.server();
     let identity = ClientIdentity::from_prefix(&certs.join("clients").join("alpha-officer"));
     let channel = crate::client::connect(&url, &certs.join("ca.crt"), &identity).await?;
     let client = KeyServiceClient::new(channel)
         .max_decoding_message_size(8 << 20)
         .max_encoding_message_size(8 << 20);
     let clk = proc_stats::clk_tck();
-    let pid = child.child.id();
+    let pid = child.pid();
 
     let mut rows = Vec::new();
     for batch in BATCHES {

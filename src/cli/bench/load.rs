@@ -176,6 +176,18 @@ pub(super) fn status_code(s: tonic::Status) -> String {
     code_name(s.code())
 }
 
+/// Failures by code as `CODE=N,…`, or `0`.
+pub(super) fn errors_text(errors: &BTreeMap<String, u64>) -> String {
+    if errors.is_empty() {
+        return "0".to_owned();
+    }
+    errors
+        .iter()
+        .map(|(code, n)| format!("{code}={n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,8 +37,8 @@ mod scenarios;
 use std::time::Duration;
 
 use self::gateway::Gateway;
-use self::load::Load;
-use self::report::{errors_text, set_ratios, Report, Row, Settings, Startup};
+use self::load::{errors_text, Load};
+use self::report::{set_ratios, Report, Row, Settings, Startup};
 use self::requests::Clients;
 use self::scenarios::{audit_verify, fill_log, log_size, run_unary, seed, vet_batch};
 use self::scenarios::{LogFill, Scenario};

@@ -1,5 +1,5 @@
 //! What `/proc` says about a process the benchmarks started: its CPU time and its memory.
-//! Shared by the gateway and key-service benchmarks ([`super::gateway`], [`super::keyservice`]).
+//! Shared by the gateway and key-service benchmarks (`gateway.rs`, `keyservice.rs`).
 
 use std::process::Command as Process;
 

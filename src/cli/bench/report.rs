@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::load::Outcome;
+use super::load::{errors_text, Outcome};
 use super::scenarios::Scenario;
 
 /// The server's resident memory.
@@ -91,18 +91,6 @@ pub(super) fn set_ratios(rows: &mut [Row]) {
             };
         }
     }
-}
-
-/// Failures by code as `CODE=N,…`, or `0`.
-pub(super) fn errors_text(errors: &BTreeMap<String, u64>) -> String {
-    if errors.is_empty() {
-        return "0".to_owned();
-    }
-    errors
-        .iter()
-        .map(|(code, n)| format!("{code}={n}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The machine the benchmark ran on.

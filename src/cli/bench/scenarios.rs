@@ -8,8 +8,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use super::load::{drive, status_code, Load, Outcome};
-use super::report::errors_text;
+use super::load::{drive, errors_text, status_code, Load, Outcome};
 use super::requests::{publish_request, tokens, vet_request, Clients};
 use crate::audit::checkpoint::NoteVerifier;
 use crate::audit::verify::{LogVerifier, VerifyError};
@@ -37,8 +36,7 @@ pub(crate) enum Scenario {
     /// Online verification of the whole audit log, as the auditor.
     AuditVerify,
     /// The key service (tokens v2) in its own child process: Evaluate at batch sizes 1, 64
-    /// and 1024, and the client's blind and finalize (only when named; see
-    /// `keyservice.rs`).
+    /// and 1024, and the client's blind and finalize (only when named).
     Keyservice,
 }
 

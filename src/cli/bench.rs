@@ -161,10 +161,15 @@ pub(crate) struct Args {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Tokens in each Vet, VetBatch item and Publish (kinds in turn; variant tokens make a
+    /// realistic Vet carry about 14).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    tokens_per_vet: u64,
 }
 
 /// Runs `portcullis bench`.
 pub(crate) async fn run(args: Args) -> Result<(), Error> {
+    TOKENS_PER_VET.store(args.tokens_per_vet, Ordering::Relaxed);
     if !(args.duration.is_finite() && args.duration > 0.0) {
         return Err(Error::Usage("--duration: must be a positive number".into()));
     }
@@ -625,10 +630,17 @@ const KINDS: [TokenKind; 4] = [
     TokenKind::Email,
 ];
 
-/// Four random-looking tokens, deterministic from the run, a tag and an index.
+/// Tokens per request (`--tokens-per-vet`), set once before any scenario runs.
+static TOKENS_PER_VET: AtomicU64 = AtomicU64::new(4);
+
+/// `--tokens-per-vet` random-looking tokens (4 by default, the kinds of [`KINDS`] in turn),
+/// deterministic from the run, a tag and an index.
 fn tokens(run_id: &str, tag: &str, index: u64) -> Vec<MatchToken> {
+    let count = TOKENS_PER_VET.load(Ordering::Relaxed) as usize;
     KINDS
         .iter()
+        .cycle()
+        .take(count)
         .enumerate()
         .map(|(j, kind)| MatchToken {
             kind: *kind as i32,

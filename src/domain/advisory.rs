@@ -186,7 +186,9 @@ impl Gateway {
                 .collect(),
         };
         let record = official_view(&version, &now);
-        let pending = self.notices_for(&version, None, NoticeKind::Published, &now)?;
+        let pending = self
+            .notices_for(&version, None, NoticeKind::Published, &now)
+            .await?;
         let mut changes = Changes::new();
         changes.advisory_version(&version);
         changes.schedule_expiry(valid_until.seconds, &version.advisory_id, 1);
@@ -196,6 +198,7 @@ impl Gateway {
             &IdempotencyRecord {
                 fingerprint,
                 response: record.encode_to_vec(),
+                ..Default::default()
             },
         );
         let mut entry = draft.clone();
@@ -250,7 +253,7 @@ impl Gateway {
         } else {
             NoticeKind::Revised
         };
-        let pending = self.notices_for(&next, Some(previous), kind, now)?;
+        let pending = self.notices_for(&next, Some(previous), kind, now).await?;
         let mut changes = Changes::new();
         changes.advisory_version(&next);
         if let Some(until) = previous.valid_until {

@@ -13,6 +13,7 @@ mod strength;
 mod token_list;
 mod validate;
 mod vetting;
+mod watch_index;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub use validate::{
     MAX_PAGE_SIZE, MAX_REASON_CHARS, MAX_VET_TOKENS,
 };
 pub use vetting::strength;
+pub use watch_index::{follow_log, INDEX_INTERVAL};
 
 /// Why a call failed. Mapped to a gRPC status in exactly one place ([`crate::service`]).
 /// Messages never contain tokens, guidance or internal references.
@@ -208,6 +210,9 @@ pub struct Gateway {
     closing: tokio::sync::watch::Sender<bool>,
     /// The next notice cursor of each party.
     notice_cursors: monitor::NoticeCursors,
+    /// Serialises the watch indexer (`watch_index`): the background task and advisory changes
+    /// catching up before computing notices.
+    watch_indexer: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -235,6 +240,7 @@ impl Gateway {
             feed: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
             notice_cursors: monitor::NoticeCursors::default(),
+            watch_indexer: tokio::sync::Mutex::new(()),
         }
     }
 

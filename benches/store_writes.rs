@@ -1,21 +1,28 @@
 //! What the audit writer's storage work costs per Vet, by part, through the real [`Store`] on a
-//! temporary directory: the audit leaf (in blocks), the remembered answer (idempotency) and the
-//! four watch records of a Vet with four tokens. Each batch is applied atomically and flushed,
-//! as the writer does for a group commit.
+//! temporary directory: the audit leaf (in blocks), the remembered answer (idempotency, which
+//! holds the request's tokens) and, for comparison, the per-token watch records a Vet used to
+//! write on the answer path. Each batch is applied atomically and flushed, as the writer does
+//! for a group commit. The last case is the watch indexer's work, off the answer path: the same
+//! records written in one key-sorted batch per 4,096 requests.
 //!
 //! Run: `cargo bench --bench store_writes`. Bounded: 20,000 entries per case.
 //!
-//! The numbers show where a Vet's writer time goes. The cost is per key inserted, not per byte:
-//! a block of 64 leaves costs about as much as one small record, while the five records a Vet
-//! keys by request id and by token, at random places in the tree, cost each about as much as a
-//! whole block.
+//! The cost is per key inserted, not per byte: a block of 64 leaves costs about as much as one
+//! small record, while each record keyed by token, at a random place in the tree, costs about
+//! as much as a whole block.
 
 use std::time::Instant;
 
-use portcullis::store::{Changes, IdempotencyRecord, LeafRecord, Store, WatchRecord};
+use portcullis::store::{
+    Changes, IdempotencyRecord, LeafRecord, Store, VetWatch, WatchBatch, WatchRecord, WatchedToken,
+};
 
 const ENTRIES: u64 = 20_000;
 const BATCH: u64 = 64;
+/// Tokens per Vet: a person with variant tokens.
+const TOKENS: usize = 14;
+/// Requests per watch index batch.
+const INDEX_BATCH: u64 = 4_096;
 
 /// A small deterministic generator, so every run writes the same keys.
 struct XorShift(u64);
@@ -37,11 +44,31 @@ impl XorShift {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Case {
-    name: &'static str,
-    idempotency: bool,
-    watches: usize,
+#[derive(Clone, Copy, PartialEq)]
+enum Case {
+    Leaf,
+    Answer,
+    AnswerAndWatches,
+    Indexer,
+}
+
+impl Case {
+    fn name(self) -> String {
+        match self {
+            Case::Leaf => "leaf only".into(),
+            Case::Answer => format!("leaf + answer with {TOKENS} tokens (a Vet)"),
+            Case::AnswerAndWatches => format!("leaf + answer + {TOKENS} watch records (before)"),
+            Case::Indexer => format!("indexer: {TOKENS} watch records, sorted batches"),
+        }
+    }
+}
+
+fn watch() -> WatchRecord {
+    WatchRecord {
+        subject_kind: 1,
+        vetted_at: 1_800_000_000,
+        ..Default::default()
+    }
 }
 
 fn run(rt: &tokio::runtime::Runtime, case: Case) -> f64 {
@@ -50,6 +77,22 @@ fn run(rt: &tokio::runtime::Runtime, case: Case) -> f64 {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let leaf = vec![0x5Au8; 220];
     let started = Instant::now();
+    if case == Case::Indexer {
+        let mut index = 0;
+        while index < ENTRIES {
+            let mut batch = WatchBatch::new();
+            for _ in index..(index + INDEX_BATCH).min(ENTRIES) {
+                let request_id = format!("bench-{:016x}", rng.next());
+                for _ in 0..TOKENS {
+                    batch.watch("dev-1", &rng.token(), "alpha", &request_id, &watch());
+                }
+            }
+            index = (index + INDEX_BATCH).min(ENTRIES);
+            store.index_watches(batch, index).expect("index");
+        }
+        rt.block_on(store.flush()).expect("flush");
+        return started.elapsed().as_secs_f64() * 1e6 / ENTRIES as f64;
+    }
     let mut index = 0;
     while index < ENTRIES {
         let mut leaves = Vec::with_capacity(BATCH as usize);
@@ -60,20 +103,34 @@ fn run(rt: &tokio::runtime::Runtime, case: Case) -> f64 {
                 nodes: vec![[7u8; 32]; (i.trailing_ones() + 1) as usize],
             });
             let request_id = format!("bench-{:016x}", rng.next());
-            if case.idempotency {
+            let tokens: Vec<[u8; 33]> = (0..TOKENS).map(|_| rng.token()).collect();
+            if case != Case::Leaf {
                 let record = IdempotencyRecord {
                     fingerprint: vec![1; 32],
                     response: vec![2; 80],
+                    watch: Some(VetWatch {
+                        key_id: "dev-1".into(),
+                        subject_kind: 1,
+                        case_reference: "CASE-1".into(),
+                        tokens: tokens
+                            .iter()
+                            .map(|t| WatchedToken {
+                                token: t.to_vec(),
+                                via: Vec::new(),
+                            })
+                            .collect(),
+                    }),
+                    audit_index: i,
+                    decided_at: None,
                 };
                 changes.idempotency("party:alpha", &request_id, &record);
             }
-            let watch = WatchRecord {
-                subject_kind: 1,
-                vetted_at: 1_800_000_000,
-                ..Default::default()
-            };
-            for _ in 0..case.watches {
-                changes.watch("dev-1", &rng.token(), "alpha", &request_id, &watch);
+            if case == Case::AnswerAndWatches {
+                let mut batch = WatchBatch::new();
+                for t in &tokens {
+                    batch.watch("dev-1", t, "alpha", &request_id, &watch());
+                }
+                changes.watches(batch);
             }
         }
         store.append(index, &leaves, changes).expect("append");
@@ -89,32 +146,17 @@ fn main() {
         .build()
         .expect("runtime");
     let cases = [
-        Case {
-            name: "leaf only",
-            idempotency: false,
-            watches: 0,
-        },
-        Case {
-            name: "leaf + remembered answer",
-            idempotency: true,
-            watches: 0,
-        },
-        Case {
-            name: "leaf + answer + 4 watch records (a Vet)",
-            idempotency: true,
-            watches: 4,
-        },
+        Case::Leaf,
+        Case::Answer,
+        Case::AnswerAndWatches,
+        Case::Indexer,
     ];
     println!("store writes: {ENTRIES} entries per case, batches of {BATCH}, flushed per batch");
-    println!("{:<44} {:>12}", "case", "µs/entry");
-    let mut previous = None;
+    println!("{:<48} {:>12}", "case", "µs/entry");
     for case in cases {
         // The median of three runs on fresh directories.
         let mut runs: Vec<f64> = (0..3).map(|_| run(&rt, case)).collect();
         runs.sort_by(f64::total_cmp);
-        let median = runs[1];
-        let delta = previous.map_or(String::new(), |p: f64| format!("  (+{:.1})", median - p));
-        println!("{:<44} {:>12.1}{delta}", case.name, median);
-        previous = Some(median);
+        println!("{:<48} {:>12.1}", case.name(), runs[1]);
     }
 }

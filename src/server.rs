@@ -163,6 +163,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let settings_handle = settings.clone();
     let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
     let expiries = tokio::spawn(announce_expiries(Arc::downgrade(&gateway)));
+    let watches = tokio::spawn(crate::domain::follow_log(Arc::downgrade(&gateway)));
     let closer = gateway.clone();
     let key_service = dev_key_service(&config, &policy, &log, &limiter)?;
 
@@ -258,6 +259,9 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
             .await;
         if expiries.await.is_err() {
             tracing::error!("expiry task failed");
+        }
+        if watches.await.is_err() {
+            tracing::error!("watch indexer task failed");
         }
         // The router (and every handle to the audit writer it held) is gone: the writer makes
         // its last batch durable and stops; the signer then signs the final size.

@@ -100,10 +100,17 @@ impl Receipts {
         else {
             return Ok(None);
         };
-        let Ok(answer) = VetResponse::decode(record.response.as_slice()) else {
-            return Ok(None);
+        // Answers remembered since the watch indexer carry their index beside the encoded
+        // response (stamped by the writer); earlier ones inside it.
+        let index = if record.decided_at.is_some() {
+            record.audit_index
+        } else {
+            let Ok(answer) = VetResponse::decode(record.response.as_slice()) else {
+                return Ok(None);
+            };
+            answer.audit_index
         };
-        self.for_index(org, answer.audit_index).await
+        self.for_index(org, index).await
     }
 }
 

@@ -227,7 +227,9 @@ impl Gateway {
                 })
                 .collect(),
         };
-        let pending = self.notices_for(&version, None, NoticeKind::Published, &now)?;
+        let pending = self
+            .notices_for(&version, None, NoticeKind::Published, &now)
+            .await?;
         let mut changes = Changes::new();
         changes.advisory_version(&version);
         changes.schedule_expiry(valid_until.seconds, &version.advisory_id, 1);
@@ -240,6 +242,7 @@ impl Gateway {
                     version: version.clone(),
                     at: now,
                 }),
+                ..Default::default()
             },
         );
         let mut entry = draft.clone();
@@ -293,7 +296,7 @@ impl Gateway {
         } else {
             NoticeKind::Revised
         };
-        let pending = self.notices_for(&next, Some(previous), kind, now)?;
+        let pending = self.notices_for(&next, Some(previous), kind, now).await?;
         let mut changes = Changes::new();
         changes.advisory_version(&next);
         if let Some(until) = previous.valid_until {

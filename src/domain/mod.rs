@@ -20,6 +20,7 @@ mod monitor;
 mod strength;
 pub mod values;
 mod vetting;
+mod watch_index;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use input::{
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub use strength::{tier, tier_of};
 pub use vetting::strength;
+pub use watch_index::{follow_log, INDEX_INTERVAL};
 
 /// Why a call failed. Mapped to a gRPC status in exactly one place (`crate::service`).
 /// Messages never contain tokens, guidance or internal references.
@@ -213,6 +215,9 @@ pub struct Gateway {
     closing: tokio::sync::watch::Sender<bool>,
     /// The next notice cursor of each party.
     notice_cursors: monitor::NoticeCursors,
+    /// Serialises the watch indexer (`watch_index`): the background task and advisory changes
+    /// catching up before computing notices.
+    watch_indexer: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -240,6 +245,7 @@ impl Gateway {
             feed: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
             notice_cursors: monitor::NoticeCursors::default(),
+            watch_indexer: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -72,14 +72,16 @@ impl Gateway {
     /// The notices a change to an advisory produces: one per party request and path (the
     /// subject, or a linked subject) (within the retention window, party still accredited)
     /// that shares a token with it and may see it.
-    /// Withdrawals go to those who could see the previous version.
-    pub(crate) fn notices_for(
+    /// Withdrawals go to those who could see the previous version. The watch index is first
+    /// brought up to date with the log (callers hold the advisory lock).
+    pub(crate) async fn notices_for(
         &self,
         version: &AdvisoryVersion,
         previous: Option<&AdvisoryVersion>,
         kind: NoticeKind,
         now: &Timestamp,
     ) -> Result<PendingNotices, Error> {
+        self.catch_up_watches().await?;
         let settings = self.settings.load();
         let mut seen = BTreeSet::new();
         let mut pending = PendingNotices::default();
@@ -141,7 +143,7 @@ impl Gateway {
                         && !v.withdrawn
                         && v.valid_until.is_some_and(|u| u.seconds == secs) =>
                 {
-                    self.notices_for(v, None, NoticeKind::Expired, &now)?
+                    self.notices_for(v, None, NoticeKind::Expired, &now).await?
                 }
                 _ => PendingNotices::default(),
             };

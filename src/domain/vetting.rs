@@ -11,7 +11,7 @@ use crate::audit::AuditEntry;
 use crate::identity::Identity;
 use crate::proto::v1::{AdvisoryMatch, AdvisoryState, Relation, RiskGrade, TokenKind, VetResponse};
 use crate::service::views::{party_view, state_at};
-use crate::store::{Changes, IdempotencyRecord, WatchRecord};
+use crate::store::{Changes, IdempotencyRecord, IdempotencyStamp, VetWatch, WatchedToken};
 
 use super::input::{SubjectToken, VetQuery};
 
@@ -53,7 +53,7 @@ impl VetQuery {
 }
 
 /// The idempotency scope of a party.
-fn party_scope(party: &str) -> String {
+pub(super) fn party_scope(party: &str) -> String {
     format!("party/{party}")
 }
 
@@ -102,56 +102,73 @@ impl Gateway {
             error: None,
             subject_grade: found.subject_grade as i32,
         };
-        let remembered = response.clone();
+        // Everything of the remembered answer but its audit index and time is encoded here,
+        // before the writer's serial commit: the writer only appends the stamp.
+        let record = IdempotencyRecord {
+            fingerprint,
+            response: response.encode_to_vec(),
+            watch: Some(VetWatch {
+                key_id: q.key_id.clone(),
+                subject_kind: subject_kind_i32(q.subject_kind),
+                case_reference: q.case_reference.clone(),
+                tokens: watched_tokens(&q),
+            }),
+            audit_index: 0,
+            decided_at: None,
+        }
+        .encode_to_vec();
         let request_id = q.request_id.clone();
         let party_id = party.org.clone();
         let subject_kind = subject_kind_i32(q.subject_kind);
-        let key_id = q.key_id.clone();
-        let case_reference = q.case_reference.clone();
-        let watched = watched_tokens(&q);
-        let any_hit = !owners.is_empty();
+        let hits: Vec<(String, String, u32, Vec<i32>, i32)> = response
+            .matches
+            .iter()
+            .zip(owners)
+            .filter_map(|(m, owner)| {
+                let a = m.advisory.as_ref()?;
+                Some((
+                    owner,
+                    a.advisory_id.clone(),
+                    a.version,
+                    m.matched_on.clone(),
+                    m.relation,
+                ))
+            })
+            .collect();
+        let any_hit = !hits.is_empty();
+        // The request's tokens travel in the remembered answer: the watch indexer writes the
+        // per-token watch records from it later, off the answer path (see `watch_index`).
         let committed = self
             .log
             .record_with(
                 entry,
                 Box::new(move |index, at| {
                     let mut changes = Changes::new();
-                    // Remember the request (subject and linked subjects) so later changes to
-                    // matching advisories notify the party, and tell each matched advisory's
-                    // unit about the hit.
-                    for (t, via) in watched {
-                        let watch = WatchRecord {
-                            subject_kind,
-                            vetted_at: at.seconds,
-                            case_reference: case_reference.clone(),
-                            via,
-                        };
-                        changes.watch(&key_id, &t, &party_id, &request_id, &watch);
-                    }
-                    for (i, (m, owner)) in remembered.matches.iter().zip(&owners).enumerate() {
-                        let Some(a) = &m.advisory else { continue };
+                    // Tell each matched advisory's unit about the hit.
+                    for (i, (owner, advisory_id, version, matched_on, relation)) in
+                        hits.into_iter().enumerate()
+                    {
                         let mut h = super::monitor::hit(
                             cursor(index, i),
-                            &a.advisory_id,
-                            a.version,
+                            &advisory_id,
+                            version,
                             &party_id,
                             subject_kind,
-                            m.matched_on.clone(),
+                            matched_on,
                             *at,
                             index,
                         );
                         // The relation only: the party's label never reaches officials.
-                        h.relation = m.relation;
-                        changes.hit(owner, h.cursor, h.encode_to_vec());
+                        h.relation = relation;
+                        changes.hit(&owner, h.cursor, h.encode_to_vec());
                     }
-                    let mut r = remembered;
-                    r.audit_index = index;
-                    r.decided_at = Some(*at);
-                    let record = IdempotencyRecord {
-                        fingerprint,
-                        response: r.encode_to_vec(),
+                    let mut record = record;
+                    let stamp = IdempotencyStamp {
+                        audit_index: index,
+                        decided_at: Some(*at),
                     };
-                    changes.idempotency(&scope, &request_id, &record);
+                    record.extend_from_slice(&stamp.encode_to_vec());
+                    changes.idempotency_encoded(&scope, &request_id, record);
                     changes
                 }),
             )
@@ -180,6 +197,11 @@ impl Gateway {
             tracing::error!(error = %e, "remembered vetting answer does not decode");
             Error::Unreadable(super::Stored::VetAnswer)
         })?;
+        if previous.decided_at.is_some() {
+            // Encoded before its audit index was known: the stamp carries it.
+            original.audit_index = previous.audit_index;
+            original.decided_at = previous.decided_at;
+        }
         if original.subject_grade == RiskGrade::Unspecified as i32 {
             // Remembered before linked subjects existed: every match was on the subject.
             original.subject_grade = original.grade;
@@ -284,9 +306,9 @@ fn paths(q: &VetQuery) -> Vec<(&str, Relation, &[SubjectToken])> {
 }
 
 /// Each distinct token of the request (kind byte and digest) with the paths that carry it, as
-/// [`WatchRecord::via`] stores them: a token only on the subject keeps the empty list records
-/// had before linked subjects existed.
-fn watched_tokens(q: &VetQuery) -> Vec<([u8; 33], Vec<String>)> {
+/// [`crate::store::WatchRecord::via`] stores them: a token only on the subject keeps the empty
+/// list records had before linked subjects existed.
+fn watched_tokens(q: &VetQuery) -> Vec<WatchedToken> {
     let mut by_token: BTreeMap<[u8; 33], Vec<String>> = BTreeMap::new();
     for (via, _, tokens) in paths(q) {
         for t in tokens {
@@ -301,12 +323,13 @@ fn watched_tokens(q: &VetQuery) -> Vec<([u8; 33], Vec<String>)> {
     }
     by_token
         .into_iter()
-        .map(|(t, via)| {
-            if via.len() == 1 && via[0].is_empty() {
-                (t, Vec::new())
+        .map(|(t, via)| WatchedToken {
+            token: t.to_vec(),
+            via: if via.len() == 1 && via[0].is_empty() {
+                Vec::new()
             } else {
-                (t, via)
-            }
+                via
+            },
         })
         .collect()
 }

@@ -10,14 +10,15 @@
 //! | `A` | advisory id, `0x00`, version (u32 BE) | [`AdvisoryVersion`] |
 //! | `H` | advisory id | latest version (u32 BE) |
 //! | `T` | key id, `0x00`, token kind (u8), digest (32), advisory id | empty |
-//! | `I` | scope, `0x00`, request id | [`IdempotencyRecord`] |
-//! | `W` | key id, `0x00`, token kind (u8), digest (32), party, `0x00`, request id | [`WatchRecord`] |
+//! | `I` | scope, `0x00`, request id | [`IdempotencyRecord`] (a party's Vet: with its tokens, [`VetWatch`]) |
+//! | `W` | key id, `0x00`, token kind (u8), digest (32), party, `0x00`, request id | [`WatchRecord`], written by the watch indexer (`watches.rs`) |
 //! | `P` | party, `0x00`, cursor (u64 BE) | a notice for the party (encoded by the domain) |
 //! | `U` | official unit, `0x00`, cursor (u64 BE) | a hit for the unit (encoded by the domain) |
 //! | `E` | valid_until seconds (u64 BE), advisory id | version whose expiry is still to be announced |
 //! | `B` | index of the block's first leaf (u64 BE) | where the block is in the log file: offset (u64 BE), length (u32 BE) |
 //! | `M` | `log-size` | number of audit entries (u64 BE) |
 //! | `M` | `log-bytes` | the log file's committed length (u64 BE) |
+//! | `M` | `watch-indexed` | the audit index the `W` records are complete up to (u64 BE) |
 //! | `C` | `latest` | the latest signed checkpoint (signed-note text, UTF-8) |
 //!
 //! Merkle node `(level, index)` is the root of the perfect subtree over audit leaves
@@ -38,13 +39,17 @@
 //!
 //! Durability is explicit: [`Store::append`] writes and syncs the log file and applies a sled
 //! batch; [`Store::flush`] makes every sled batch applied so far durable. The audit writer calls
-//! both; nothing else writes.
+//! both; the only other writer is the watch indexer ([`Store::index_watches`]), whose records
+//! are derived from the log and the remembered answers and are rebuilt from its durable
+//! position after a crash.
 
 pub mod blocks;
 mod log_file;
 mod records;
 #[cfg(any(test, feature = "test-hooks"))]
 mod tamper;
+mod token_filter;
+mod watches;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -53,9 +58,14 @@ use prost::Message;
 
 pub use blocks::LeafRecord;
 use log_file::{LogFile, Pointer};
-pub use records::{AdvisoryVersion, IdempotencyRecord, WatchRecord};
+pub use records::{
+    AdvisoryVersion, IdempotencyRecord, IdempotencyStamp, VetWatch, WatchRecord, WatchedToken,
+};
 #[cfg(any(test, feature = "test-hooks"))]
 pub use tamper::Faults;
+use token_filter::TokenFilter;
+use watches::token_prefix_raw;
+pub use watches::{WatchBatch, Watcher};
 
 const ADVISORY: u8 = b'A';
 const HEAD: u8 = b'H';
@@ -155,19 +165,15 @@ impl Changes {
         self
     }
 
-    /// Remembers that `party` vetted a subject with this token (`kind` byte + digest).
-    pub fn watch(
+    /// Remembers the answer to `request_id` within `scope`, already encoded (an
+    /// [`IdempotencyRecord`], possibly completed by an appended [`IdempotencyStamp`]).
+    pub fn idempotency_encoded(
         &mut self,
-        key_id: &str,
-        token: &[u8],
-        party: &str,
+        scope: &str,
         request_id: &str,
-        w: &WatchRecord,
+        record: Vec<u8>,
     ) -> &mut Self {
-        self.puts.push((
-            watch_key(key_id, token, party, request_id),
-            w.encode_to_vec(),
-        ));
+        self.puts.push((idempotency_key(scope, request_id), record));
         self
     }
 
@@ -209,6 +215,8 @@ impl Changes {
 pub struct Store {
     db: sled::Db,
     log: Arc<LogFile>,
+    /// Which tokens the advisory index (`T`) may hold.
+    tokens: Arc<TokenFilter>,
     #[cfg(any(test, feature = "test-hooks"))]
     faults: Arc<Faults>,
 }
@@ -235,34 +243,74 @@ fn head_key(id: &str) -> Vec<u8> {
     k
 }
 
-/// `token` is the kind byte followed by the digest.
-fn token_prefix_raw(key_id: &str, token: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(key_id.len() + 2 + token.len() + 24);
-    k.push(TOKEN);
-    k.extend_from_slice(key_id.as_bytes());
-    k.push(0);
-    k.extend_from_slice(token);
-    k
+/// The token part (key id, `0x00`, kind byte, digest) of a `T` key, if it is one.
+fn token_of_index_key(key: &[u8]) -> Option<&[u8]> {
+    if key.first() != Some(&TOKEN) {
+        return None;
+    }
+    let separator = key.iter().skip(1).position(|b| *b == 0)? + 1;
+    key.get(1..separator + 34)
+}
+
+/// Tokens of the index scanned at open before the rest is left to a background thread: small
+/// stores (tests, most deployments) open with a ready filter, large ones do not wait for it.
+const FILTER_SCAN_AT_OPEN: usize = 50_000;
+
+/// Adds every stored token of the advisory index to `filter`, then marks it ready: the first
+/// [`FILTER_SCAN_AT_OPEN`] keys now, the rest on a thread of its own. If the scan fails the
+/// filter stays unready and lookups keep going to sled.
+fn fill_token_filter(db: &sled::Db, filter: &Arc<TokenFilter>) {
+    let mut keys = db.scan_prefix([TOKEN]);
+    let scan = |keys: &mut sled::Iter, limit: usize| -> Result<bool, sled::Error> {
+        for _ in 0..limit {
+            match keys.next() {
+                Some(item) => {
+                    let (key, _) = item?;
+                    if let Some(token) = token_of_index_key(&key) {
+                        filter.insert(token);
+                    }
+                }
+                None => return Ok(true),
+            }
+        }
+        Ok(false)
+    };
+    match scan(&mut keys, FILTER_SCAN_AT_OPEN) {
+        Ok(true) => filter.set_ready(),
+        Ok(false) => {
+            let filter = filter.clone();
+            let spawned = std::thread::Builder::new()
+                .name("token-filter".into())
+                .spawn(move || {
+                    for item in keys {
+                        match item {
+                            Ok((key, _)) => {
+                                if let Some(token) = token_of_index_key(&key) {
+                                    filter.insert(token);
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "token filter scan failed; lookups use the index");
+                                return;
+                            }
+                        }
+                    }
+                    filter.set_ready();
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "token filter thread not started; lookups use the index");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "token filter scan failed; lookups use the index");
+        }
+    }
 }
 
 fn idempotency_key(scope: &str, request_id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(scope.len() + request_id.len() + 2);
     k.push(IDEMPOTENCY);
     k.extend_from_slice(scope.as_bytes());
-    k.push(0);
-    k.extend_from_slice(request_id.as_bytes());
-    k
-}
-
-fn watch_prefix(key_id: &str, token: &[u8]) -> Vec<u8> {
-    let mut k = token_prefix_raw(key_id, token);
-    k[0] = WATCH;
-    k
-}
-
-fn watch_key(key_id: &str, token: &[u8], party: &str, request_id: &str) -> Vec<u8> {
-    let mut k = watch_prefix(key_id, token);
-    k.extend_from_slice(party.as_bytes());
     k.push(0);
     k.extend_from_slice(request_id.as_bytes());
     k
@@ -284,17 +332,6 @@ fn expiry_key(valid_until: i64, id: &str) -> Vec<u8> {
     k.extend_from_slice(&((valid_until as u64) ^ (1 << 63)).to_be_bytes());
     k.extend_from_slice(id.as_bytes());
     k
-}
-
-/// One party request watching a token.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Watcher {
-    /// The party.
-    pub party: String,
-    /// The party's request id.
-    pub request_id: String,
-    /// What was remembered.
-    pub record: WatchRecord,
 }
 
 fn block_key(first: u64) -> [u8; 9] {
@@ -357,8 +394,11 @@ impl Store {
             Some(bytes) => be_u64(LOG_BYTES, &bytes)?,
             None => 0,
         };
+        let tokens = Arc::new(TokenFilter::new());
+        fill_token_filter(&db, &tokens);
         Ok(Store {
             log: Arc::new(LogFile::open(dir, committed)?),
+            tokens,
             db,
             #[cfg(any(test, feature = "test-hooks"))]
             faults: Arc::new(Faults::default()),
@@ -430,34 +470,15 @@ impl Store {
         token[0] = kind;
         token[1..].copy_from_slice(digest);
         let prefix = token_prefix_raw(key_id, &token);
+        if !self.tokens.may_contain(&prefix[1..]) {
+            return Ok(Vec::new());
+        }
         let mut ids = Vec::new();
         for item in self.db.scan_prefix(&prefix) {
             let (key, _) = item?;
             ids.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
         }
         Ok(ids)
-    }
-
-    /// Every party request that vetted this token (`kind` byte + digest) under `key_id`.
-    pub fn watchers(&self, key_id: &str, token: &[u8]) -> Result<Vec<Watcher>, StoreError> {
-        let prefix = watch_prefix(key_id, token);
-        let mut out = Vec::new();
-        for item in self.db.scan_prefix(&prefix) {
-            let (key, value) = item?;
-            let rest = &key[prefix.len()..];
-            let Some(split) = rest.iter().position(|b| *b == 0) else {
-                return Err(StoreError::Corrupt {
-                    key: hex::encode(&key),
-                    reason: "watch key without a separator".into(),
-                });
-            };
-            out.push(Watcher {
-                party: String::from_utf8_lossy(&rest[..split]).into_owned(),
-                request_id: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
-                record: decode(&key, &value)?,
-            });
-        }
-        Ok(out)
     }
 
     fn feed(
@@ -737,6 +758,10 @@ impl Store {
         let mut batch = sled::Batch::default();
         batch.insert(LOG_SIZE, &first.to_be_bytes()[..]);
         for (k, v) in changes.puts {
+            // Before the batch is applied: the filter never lags the index.
+            if let Some(token) = token_of_index_key(&k) {
+                self.tokens.insert(token);
+            }
             batch.insert(k, v);
         }
         for k in changes.removes {

@@ -71,6 +71,60 @@ pub struct IdempotencyRecord {
     /// The encoded answer.
     #[prost(bytes = "vec", tag = "2")]
     pub response: Vec<u8>,
+    /// A party's vetting request: what later changes to matching advisories are watched for.
+    /// The watch index (`W` records) is built from it after the answer, off the answer path
+    /// (see `domain::watch_index`). Absent in records written before, whose `W` records were
+    /// written with them.
+    #[prost(message, optional, tag = "3")]
+    pub watch: Option<VetWatch>,
+    /// The audit index of the answer, when `response` was encoded before it was known (then
+    /// with `decided_at` set; earlier records carry both inside `response`).
+    #[prost(uint64, tag = "4")]
+    pub audit_index: u64,
+    /// The time of the answer, set with `audit_index`.
+    #[prost(message, optional, tag = "5")]
+    pub decided_at: Option<Timestamp>,
+}
+
+/// The fields of an [`IdempotencyRecord`] known only once its audit entry is numbered. Its
+/// encoding appended to the encoding of a record without them is the encoding of the record
+/// with them (protobuf fields concatenate), so the rest is encoded before the serial commit.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IdempotencyStamp {
+    /// As [`IdempotencyRecord::audit_index`].
+    #[prost(uint64, tag = "4")]
+    pub audit_index: u64,
+    /// As [`IdempotencyRecord::decided_at`].
+    #[prost(message, optional, tag = "5")]
+    pub decided_at: Option<Timestamp>,
+}
+
+/// What a vetting request asks to be watched for: stored once in its remembered answer.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct VetWatch {
+    /// The matching-key epoch of the tokens.
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    /// `SubjectKind` value of the request.
+    #[prost(int32, tag = "2")]
+    pub subject_kind: i32,
+    /// The request's case reference, copied into its notices.
+    #[prost(string, tag = "3")]
+    pub case_reference: String,
+    /// Each distinct token of the request with the paths carrying it.
+    #[prost(message, repeated, tag = "4")]
+    pub tokens: Vec<WatchedToken>,
+}
+
+/// One distinct token of a vetting request.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WatchedToken {
+    /// `TokenKind` byte followed by the 32-byte digest.
+    #[prost(bytes = "vec", tag = "1")]
+    pub token: Vec<u8>,
+    /// As [`WatchRecord::via`]: empty when only the subject itself carries it.
+    #[prost(string, repeated, tag = "2")]
+    pub via: Vec<String>,
 }
 
 /// A party's earlier vetting request, remembered per token so later changes to matching
@@ -100,5 +154,44 @@ impl WatchRecord {
         } else {
             self.via.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn a_stamp_appended_to_a_record_is_the_stamped_record() {
+        let mut record = IdempotencyRecord {
+            fingerprint: vec![1, 2, 3],
+            response: vec![4, 5],
+            watch: Some(VetWatch {
+                key_id: "k".into(),
+                subject_kind: 2,
+                case_reference: "C".into(),
+                tokens: vec![WatchedToken {
+                    token: vec![1; 33],
+                    via: vec!["psc-1".into()],
+                }],
+            }),
+            audit_index: 0,
+            decided_at: None,
+        };
+        let mut bytes = record.encode_to_vec();
+        let at = Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 7,
+        };
+        IdempotencyStamp {
+            audit_index: 42,
+            decided_at: Some(at),
+        }
+        .encode(&mut bytes)
+        .unwrap();
+        record.audit_index = 42;
+        record.decided_at = Some(at);
+        assert_eq!(IdempotencyRecord::decode(bytes.as_slice()).unwrap(), record);
     }
 }

@@ -6,7 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
-    block_key, blocks, completing_leaf, corrupt_block, LeafRecord, Store, StoreError, LOG_SIZE,
+    block_key, blocks, completing_leaf, corrupt_block, watches, LeafRecord, Store, StoreError,
+    LOG_SIZE, WATCH,
 };
 
 /// Fault injection for tests of the fail-closed path: when set, every append fails.
@@ -120,6 +121,29 @@ impl Store {
         record.nodes[level] = hash;
         let block = self.encode_block(&records)?;
         self.raw_write_blocks(vec![(first, block)], sled::Batch::default())
+    }
+
+    /// For crash tests only: puts the watch index back as a crash before its last batches
+    /// were durable leaves it: the indexed position at `position`, and the watch records of
+    /// the party requests `request_ids` gone. Durable.
+    pub fn raw_rewind_watches(
+        &self,
+        position: u64,
+        request_ids: &[&str],
+    ) -> Result<(), StoreError> {
+        for item in self.db.scan_prefix([WATCH]) {
+            let (key, _) = item?;
+            if request_ids
+                .iter()
+                .any(|id| key.ends_with(format!("\0{id}").as_bytes()))
+            {
+                self.db.remove(key)?;
+            }
+        }
+        self.db
+            .insert(watches::WATCH_INDEXED, &position.to_be_bytes()[..])?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// The raw key of the log size (for tamper tests).

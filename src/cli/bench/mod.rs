@@ -39,7 +39,7 @@ use std::time::Duration;
 use self::gateway::Gateway;
 use self::load::{errors_text, Load};
 use self::report::{set_ratios, Report, Row, Settings, Startup};
-use self::requests::Clients;
+use self::requests::{Clients, Run};
 use self::scenarios::{audit_verify, fill_log, log_size, run_unary, seed, vet_batch};
 use self::scenarios::{LogFill, Scenario};
 use crate::Error;
@@ -87,6 +87,10 @@ pub(crate) struct Args {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Tokens in each Vet, VetBatch item and Publish (the benchmark's four kinds in turn;
+    /// variant tokens make a realistic Vet of a person carry about 14).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    tokens_per_vet: u16,
 }
 
 /// Runs `portcullis bench`.
@@ -111,7 +115,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     };
     scenarios.sort();
     scenarios.dedup();
-    let run_id = run_id()?;
+    let run = Run::new(usize::from(args.tokens_per_vet))?;
     let duration = Duration::from_secs_f64(args.duration);
     let keyservice = scenarios.contains(&Scenario::Keyservice);
     scenarios.retain(|s| *s != Scenario::Keyservice);
@@ -121,7 +125,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
 
     let mut gateway = match &args.server {
         Some(server) => Gateway::remote(server.clone()),
-        None => Gateway::start(&run_id, args.cache_mb)?,
+        None => Gateway::start(&run.to_string(), args.cache_mb)?,
     };
     let mut startups = Vec::new();
     if let Some(child) = &gateway.child {
@@ -140,7 +144,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     };
     if advisories > 0 {
         eprintln!("bench: publishing {advisories} advisories");
-        let seeded = seed(&clients, &run_id, advisories, args.concurrency).await?;
+        let seeded = seed(&clients, &run, advisories, args.concurrency).await?;
         if seeded.failed() > 0 {
             return Err(Error::Usage(format!(
                 "seeding failed: {}",
@@ -156,7 +160,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
         if size < target {
             eprintln!("bench: growing the audit log from {size} to {target} entries");
             let per_stream = args.batch_items.max(1);
-            fill_log(&clients, &run_id, target - size, per_stream, args.log_fill).await?;
+            fill_log(&clients, &run, target - size, per_stream, args.log_fill).await?;
         }
         eprintln!("bench: restarting the gateway");
         gateway.restart()?;
@@ -178,7 +182,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
             Scenario::VetBatch => {
                 vet_batch(
                     clients.party[0].clone(),
-                    &run_id,
+                    &run,
                     args.batch_items,
                     duration,
                     crate::pki::DEV_MATCHING_KEY_ID,
@@ -199,7 +203,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
                     duration,
                     max_calls: args.max_calls,
                 };
-                run_unary(unary, &clients, &run_id, advisories, load).await?
+                run_unary(unary, &clients, &run, advisories, load).await?
             }
         };
         if scenario != Scenario::AuditVerify {
@@ -217,6 +221,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
             connections: args.connections,
             batch_items: args.batch_items,
             max_calls: args.max_calls,
+            tokens_per_vet: args.tokens_per_vet,
         },
         server: gateway.child.is_none().then(|| gateway.server.clone()),
         startups,
@@ -249,16 +254,6 @@ async fn bench_keyservice(args: &Args, duration: Duration) -> Result<(), Error> 
         report.print();
     }
     Ok(())
-}
-
-/// A short random id that keeps this run's request ids and tokens apart from other runs'.
-fn run_id() -> Result<String, Error> {
-    use ring::rand::SecureRandom;
-    let mut b = [0u8; 4];
-    ring::rand::SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| Error::Usage("system randomness unavailable".into()))?;
-    Ok(hex::encode(b))
 }
 
 /// `d` in milliseconds.

@@ -125,6 +125,8 @@ pub(super) struct Settings {
     pub(super) batch_items: u64,
     /// The most calls a unary scenario makes.
     pub(super) max_calls: u64,
+    /// Tokens in each Vet, VetBatch item and Publish.
+    pub(super) tokens_per_vet: u16,
 }
 
 /// What a run measured, printed as a table or as one JSON object.
@@ -155,6 +157,7 @@ impl Report {
                 "connections": self.settings.connections,
                 "batch_items": self.settings.batch_items,
                 "max_calls": self.settings.max_calls,
+                "tokens_per_vet": self.settings.tokens_per_vet,
             },
             "startup": self.startups.iter().map(|s| serde_json::json!({
                 "log_entries": s.log_entries,
@@ -235,13 +238,14 @@ impl Report {
         }
         let m = machine();
         println!(
-            "machine: {} CPUs, {}; {} advisories, {} s per scenario, concurrency {} over {} connections",
+            "machine: {} CPUs, {}; {} advisories, {} s per scenario, concurrency {} over {} connections, {} tokens per request",
             m["cpus"],
             m["cpu_model"].as_str().unwrap_or("unknown CPU"),
             self.settings.advisories,
             self.settings.duration,
             self.settings.concurrency,
             self.settings.connections,
+            self.settings.tokens_per_vet,
         );
     }
 }

@@ -50,10 +50,48 @@ const KINDS: [TokenKind; 4] = [
     TokenKind::Email,
 ];
 
-/// Four random-looking tokens, deterministic from the run, a tag and an index.
-pub(super) fn tokens(run_id: &str, tag: &str, index: u64) -> Vec<MatchToken> {
+/// One benchmark run's subjects: a short random id that keeps this run's request ids and
+/// tokens apart from other runs' (shown by `Display`), and how many tokens each request carries
+/// (`--tokens-per-vet`).
+#[derive(Debug, Clone)]
+pub(super) struct Run {
+    id: String,
+    tokens_per_request: usize,
+}
+
+impl Run {
+    /// A run with a fresh random id whose requests carry `tokens_per_request` tokens.
+    pub(super) fn new(tokens_per_request: usize) -> Result<Run, Error> {
+        use ring::rand::SecureRandom;
+        let mut b = [0u8; 4];
+        ring::rand::SystemRandom::new()
+            .fill(&mut b)
+            .map_err(|_| Error::Usage("system randomness unavailable".into()))?;
+        Ok(Run {
+            id: hex::encode(b),
+            tokens_per_request,
+        })
+    }
+
+    /// The run's tokens for `tag` and `index`: random-looking, deterministic, the kinds of
+    /// [`KINDS`] in turn.
+    pub(super) fn tokens(&self, tag: &str, index: u64) -> Vec<MatchToken> {
+        tokens(&self.id, tag, index, self.tokens_per_request)
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.id)
+    }
+}
+
+/// `count` random-looking tokens, deterministic from the run, a tag and an index.
+fn tokens(run_id: &str, tag: &str, index: u64, count: usize) -> Vec<MatchToken> {
     KINDS
         .iter()
+        .cycle()
+        .take(count)
         .enumerate()
         .map(|(j, kind)| MatchToken {
             kind: *kind as i32,
@@ -106,10 +144,19 @@ mod tests {
 
     #[test]
     fn tokens_are_deterministic_and_distinct() {
-        let a = tokens("r", "a", 1);
-        assert_eq!(a, tokens("r", "a", 1));
-        assert_ne!(a, tokens("r", "a", 2));
+        let a = tokens("r", "a", 1, 4);
+        assert_eq!(a, tokens("r", "a", 1, 4));
+        assert_ne!(a, tokens("r", "a", 2, 4));
         assert_eq!(a.len(), 4);
         assert!(a.iter().all(|t| t.digest.len() == 32));
+    }
+
+    #[test]
+    fn a_realistic_vet_repeats_the_kinds_with_distinct_digests() {
+        let a = tokens("r", "a", 1, 14);
+        assert_eq!(a.len(), 14);
+        assert_eq!(a[0].kind, a[4].kind);
+        let distinct: std::collections::HashSet<_> = a.iter().map(|t| &t.digest).collect();
+        assert_eq!(distinct.len(), 14);
     }
 }

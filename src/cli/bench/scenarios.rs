@@ -9,7 +9,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 use super::load::{drive, errors_text, status_code, Load, Outcome};
-use super::requests::{publish_request, tokens, vet_request, Clients};
+use super::requests::{publish_request, vet_request, Clients, Run};
 use crate::audit::checkpoint::NoteVerifier;
 use crate::audit::verify::{LogVerifier, VerifyError};
 use crate::audit::AuditError;
@@ -86,14 +86,14 @@ pub(crate) enum LogFill {
     Refusals,
 }
 
-/// Publishes `count` advisories as the official, each with the 4 tokens `tokens(run, "a", i)`.
+/// Publishes `count` advisories as the official, each with the tokens `run.tokens("a", i)`.
 pub(super) async fn seed(
     clients: &Clients,
-    run_id: &str,
+    run: &Run,
     count: u64,
     concurrency: usize,
 ) -> Result<Outcome, Error> {
-    let run = run_id.to_owned();
+    let run = run.clone();
     let load = Load {
         concurrency,
         duration: Duration::from_secs(3600),
@@ -102,7 +102,7 @@ pub(super) async fn seed(
     drive(&clients.official, load, move |channel, n| {
         publish(
             channel,
-            publish_request(format!("b{run}-seed-{n}"), tokens(&run, "a", n), n),
+            publish_request(format!("b{run}-seed-{n}"), run.tokens("a", n), n),
         )
     })
     .await
@@ -136,11 +136,11 @@ async fn vet(channel: Channel, request: VetRequest, hit: bool) -> Result<(), Str
 pub(super) async fn run_unary(
     scenario: Scenario,
     clients: &Clients,
-    run_id: &str,
+    run: &Run,
     advisories: u64,
     load: Load,
 ) -> Result<Outcome, Error> {
-    let run = run_id.to_owned();
+    let run = run.clone();
     match scenario {
         Scenario::Health => {
             drive(&clients.party, load, |channel, _| async move {
@@ -156,7 +156,7 @@ pub(super) async fn run_unary(
         }
         Scenario::VetMiss => {
             drive(&clients.party, load, move |channel, n| {
-                let request = vet_request(format!("b{run}-miss-{n}"), tokens(&run, "m", n));
+                let request = vet_request(format!("b{run}-miss-{n}"), run.tokens("m", n));
                 vet(channel, request, false)
             })
             .await
@@ -165,7 +165,7 @@ pub(super) async fn run_unary(
             let advisories = advisories.max(1);
             drive(&clients.party, load, move |channel, n| {
                 let request =
-                    vet_request(format!("b{run}-hit-{n}"), tokens(&run, "a", n % advisories));
+                    vet_request(format!("b{run}-hit-{n}"), run.tokens("a", n % advisories));
                 vet(channel, request, true)
             })
             .await
@@ -174,7 +174,7 @@ pub(super) async fn run_unary(
             drive(&clients.official, load, move |channel, n| {
                 let request = publish_request(
                     format!("b{run}-pub-{n}"),
-                    tokens(&run, "p", n),
+                    run.tokens("p", n),
                     advisories + n,
                 );
                 publish(channel, request)
@@ -192,7 +192,7 @@ pub(super) async fn run_unary(
 /// send to the moment its answer arrived (answers come in order).
 pub(super) async fn vet_batch(
     channel: Channel,
-    run_id: &str,
+    run: &Run,
     items: u64,
     duration: Duration,
     key_id: &'static str,
@@ -201,7 +201,7 @@ pub(super) async fn vet_batch(
     let start = Instant::now();
     let deadline = start + duration;
     let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
-    let run = run_id.to_owned();
+    let run = run.clone();
     // Each stream of the run gets its own request ids and tokens.
     static STREAMS: AtomicU64 = AtomicU64::new(0);
     let tag = format!("s{}", STREAMS.fetch_add(1, Ordering::Relaxed));
@@ -211,7 +211,7 @@ pub(super) async fn vet_batch(
             let _ = sent_tx.send(Instant::now());
             VetRequest {
                 key_id: key_id.to_owned(),
-                ..vet_request(format!("b{run}-{tag}-{i}"), tokens(&run, &tag, i))
+                ..vet_request(format!("b{run}-{tag}-{i}"), run.tokens(&tag, i))
             }
         });
     let stream = match VettingServiceClient::new(channel).vet_batch(requests).await {
@@ -249,7 +249,7 @@ pub(super) async fn log_size(clients: &Clients) -> Result<u64, Error> {
 /// Adds `entries` audit entries with VetBatch streams of at most `per_stream` items of `fill`.
 pub(super) async fn fill_log(
     clients: &Clients,
-    run_id: &str,
+    run: &Run,
     entries: u64,
     per_stream: u64,
     fill: LogFill,
@@ -263,7 +263,7 @@ pub(super) async fn fill_log(
         let n = left.min(per_stream);
         let o = vet_batch(
             clients.party[0].clone(),
-            run_id,
+            run,
             n,
             Duration::from_secs(3600),
             key_id,

@@ -1,0 +1,126 @@
+//! The watch index, built behind the answers: a Vet remembers its tokens in one record (its
+//! remembered answer) written with its audit entry, and this indexer, following the audit log,
+//! writes the per-token watch records (`W`) of many requests at once, in key order.
+//!
+//! Why: writing a watch record per token on every Vet made each answer wait for a dozen random
+//! sled inserts on the audit writer's serial path (about 100 µs of serial work per Vet at four
+//! tokens, more with variant tokens). Notices are needed only when an advisory changes, which is
+//! rare, so the index may lag behind the answers as long as every advisory change first brings
+//! it up to date: [`Gateway::notices_for`] calls [`Gateway::catch_up_watches`] under the
+//! advisory lock before it reads watchers, so a notice misses no request recorded before the
+//! change.
+//!
+//! The indexer's position moves only once the records before it are written (see
+//! [`Store::index_watches`]): after a crash it resumes from the last durable position, and
+//! re-writing a record changes nothing. Records an advisory change computed notices from are
+//! durable at the latest with that change's own flush.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use prost::Message;
+
+use super::vetting::party_scope;
+use super::{Error, Gateway, Stored};
+use crate::audit::AuditEntry;
+use crate::store::{Store, StoreError, WatchBatch, WatchRecord};
+
+/// The most audit entries indexed in one batch (the position moves, durably, once per batch).
+const CHUNK: u64 = 4_096;
+
+/// Ranges at most this long are indexed on the calling task (a publish catching up a few
+/// entries); longer ones on a blocking thread.
+const INLINE: u64 = 64;
+
+/// How often the background indexer catches up with the log.
+pub const INDEX_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Gateway {
+    /// Brings the watch index up to every entry applied to the audit log so far; returns the
+    /// index it is complete up to.
+    pub async fn catch_up_watches(&self) -> Result<u64, Error> {
+        let target = self.store.log_size()?;
+        let _indexer = self.watch_indexer.lock().await;
+        let mut next = self.store.watches_indexed()?;
+        while next < target {
+            let to = target.min(next.saturating_add(CHUNK));
+            next = if to - next <= INLINE {
+                index_range(&self.store, next, to)?
+            } else {
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || index_range(&store, next, to))
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "watch indexing interrupted");
+                        Error::Unreadable(Stored::Records)
+                    })??
+            };
+        }
+        Ok(next)
+    }
+}
+
+/// Indexes the party requests recorded at audit indexes `[from, to)`; returns `to`.
+///
+/// An entry is a party's answered Vet when the party's remembered answer for its request id
+/// quotes this very index (a repeat, a refusal or another caller's entry does not) and carries
+/// the request's tokens (records written before the index existed do not: their watch records
+/// were written with them).
+fn index_range(store: &Store, from: u64, to: u64) -> Result<u64, StoreError> {
+    let mut batch = WatchBatch::new();
+    for item in store.leaves(from, to) {
+        let (index, leaf) = item?;
+        let entry = match AuditEntry::decode(leaf.as_slice()) {
+            Ok(entry) => entry,
+            Err(e) => {
+                // Verification reports a damaged log; the index goes on without it.
+                tracing::error!(index, error = %e, "audit entry does not decode; not watched");
+                continue;
+            }
+        };
+        if entry.code != 0 || entry.tokens.is_empty() || entry.request_id.is_empty() {
+            continue;
+        }
+        let Some(actor) = &entry.actor else { continue };
+        let Some(record) = store.idempotency(&party_scope(&actor.org), &entry.request_id)? else {
+            continue;
+        };
+        let (Some(watch), Some(at)) = (record.watch, record.decided_at) else {
+            continue;
+        };
+        if record.audit_index != index {
+            continue;
+        }
+        for t in watch.tokens {
+            let w = WatchRecord {
+                subject_kind: watch.subject_kind,
+                vetted_at: at.seconds,
+                case_reference: watch.case_reference.clone(),
+                via: t.via,
+            };
+            batch.watch(&watch.key_id, &t.token, &actor.org, &entry.request_id, &w);
+        }
+    }
+    store.index_watches(batch, to)?;
+    Ok(to)
+}
+
+/// Keeps the watch index close behind the log, every [`INDEX_INTERVAL`], until the gateway is
+/// gone or closing, so that an advisory change rarely has more than a moment of the log to
+/// index first.
+pub async fn follow_log(gateway: Weak<Gateway>) {
+    let mut tick = tokio::time::interval(INDEX_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(gateway) = gateway.upgrade() else {
+            return;
+        };
+        if *gateway.closing().borrow() {
+            return;
+        }
+        if let Err(e) = gateway.catch_up_watches().await {
+            tracing::warn!(error = %e, "indexing watched requests failed; will retry");
+        }
+    }
+}

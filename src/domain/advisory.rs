@@ -171,7 +171,7 @@ impl Gateway {
         let valid_until = self.check_terms(&new.terms, &now)?;
         let scope = official_scope(&official.org);
         let fingerprint = new.fingerprint();
-        let guard = self.advisory_lock.lock().await;
+        let guard = self.lock_for_change().await?;
 
         if let Some(previous) = self.store.idempotency(&scope, &new.request_id)? {
             if previous.fingerprint != fingerprint {
@@ -325,7 +325,7 @@ impl Gateway {
     ) -> Result<AdvisoryAt, Error> {
         let now = crate::audit::now();
         let valid_until = self.check_terms(&rev.terms, &now)?;
-        let guard = self.advisory_lock.lock().await;
+        let guard = self.lock_for_change().await?;
         let current = self.current_for_change(official, &rev.advisory_id, rev.expected_version)?;
         let Revision { terms, .. } = rev;
         let next = AdvisoryVersion {
@@ -358,7 +358,7 @@ impl Gateway {
         draft: &AuditEntry,
     ) -> Result<AdvisoryAt, Error> {
         let now = crate::audit::now();
-        let guard = self.advisory_lock.lock().await;
+        let guard = self.lock_for_change().await?;
         let current = self.current_for_change(official, &w.advisory_id, w.expected_version)?;
         let next = AdvisoryVersion {
             version: current.version + 1,

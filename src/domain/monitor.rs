@@ -133,7 +133,7 @@ impl Gateway {
         let due = self.store.due_expiries(now.seconds - 1, FEED_PAGE)?;
         let mut handled = 0;
         for (secs, id, version) in due {
-            let guard = self.advisory_lock.lock().await;
+            let guard = self.lock_for_change().await?;
             let mut changes = Changes::new();
             changes.unschedule_expiry(secs, &id);
             let latest = self.store.latest_advisory(&id)?;

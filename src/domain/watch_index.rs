@@ -36,6 +36,15 @@ const INLINE: u64 = 64;
 pub const INDEX_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Gateway {
+    /// Takes the advisory lock for an advisory change, having first brought the watch index up
+    /// to the log outside it. The change's [`Gateway::notices_for`] still catches up under the
+    /// lock, but only the few entries answered meanwhile, so a backlog (after a burst of
+    /// VetBatch, or a restart) never holds other advisory changes waiting.
+    pub(crate) async fn lock_for_change(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, Error> {
+        self.catch_up_watches().await?;
+        Ok(self.advisory_lock.lock().await)
+    }
+
     /// Brings the watch index up to every entry applied to the audit log so far; returns the
     /// index it is complete up to.
     pub async fn catch_up_watches(&self) -> Result<u64, Error> {

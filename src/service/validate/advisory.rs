@@ -94,29 +94,15 @@ struct TermFields {
 /// fields into the caller's names (returned as a tuple, in order) and its terms into
 /// [`TermFields`]. A field added to the message fails to compile here until it is handled.
 macro_rules! split_terms {
-    ($message:ident { $($field:ident: $var:ident),* $(,)? } = $request:expr) => {{
-        let $message {
-            $($field: $var,)*
-            grade,
-            likelihood,
-            handling,
-            guidance,
-            audience,
-            applies_to,
-            valid_until,
-            internal_reference,
-        } = $request;
-        let fields = TermFields {
-            grade,
-            likelihood,
-            handling,
-            guidance,
-            audience,
-            applies_to,
-            valid_until,
-            internal_reference,
-        };
-        (($($var,)*), fields)
+    ($message:ident { $($field:ident: $var:ident),* $(,)? } = $request:expr) => {
+        split_terms!(
+            [grade likelihood handling guidance audience applies_to valid_until internal_reference]
+            $message { $($field: $var),* } = $request
+        )
+    };
+    ([$($term:ident)*] $message:ident { $($field:ident: $var:ident),* } = $request:expr) => {{
+        let $message { $($field: $var,)* $($term,)* } = $request;
+        (($($var,)*), TermFields { $($term),* })
     }};
 }
 
@@ -181,6 +167,13 @@ impl TryFrom<PublishRequest> for NewAdvisory {
     }
 }
 
+/// Checks the advisory a Revise or Withdraw names, then the version it expects; returns the
+/// version.
+fn change_of(id: &str, expected: u32) -> Result<u32, Error> {
+    advisory_id(id)?;
+    expected_version(expected)
+}
+
 impl TryFrom<ReviseRequest> for Revision {
     type Error = Error;
 
@@ -191,8 +184,7 @@ impl TryFrom<ReviseRequest> for Revision {
                 expected_version: ev,
             } = r
         );
-        advisory_id(&id)?;
-        let expected_version = expected_version(ev)?;
+        let expected_version = change_of(&id, ev)?;
         let terms = terms(fields)?;
         Ok(Revision {
             advisory_id: id,
@@ -211,8 +203,7 @@ impl TryFrom<WithdrawRequest> for Withdrawal {
             expected_version: ev,
             reason,
         } = r;
-        advisory_id(&id)?;
-        let expected_version = expected_version(ev)?;
+        let expected_version = change_of(&id, ev)?;
         text("reason", &reason, 1, MAX_REASON_CHARS)?;
         Ok(Withdrawal {
             advisory_id: id,

@@ -357,25 +357,35 @@ impl AdvisoryFixture {
 
     /// Sends a refused revise; checks the answer, its audit entry and that `id` is unchanged.
     async fn refuse_revise(&mut self, req: ReviseRequest, expect: Expect<'_>, id: &str) {
-        let store = self.gw.running.store().clone();
-        let latest = store.latest_advisory(id).unwrap();
-        let before = self.gw.entries().len();
-        let result = self.official.revise(req).await;
-        assert_refused(&self.gw, before, result, expect, &[]);
-        assert_eq!(
-            store.latest_advisory(id).unwrap(),
-            latest,
-            "{}: the advisory is unchanged",
-            expect.message
-        );
+        let call = |mut official: AdvisoryServiceClient<Channel>| async move {
+            official.revise(req).await
+        };
+        self.refuse_change(call, expect, id).await;
     }
 
     /// Sends a refused withdraw; checks the answer, its audit entry and that `id` is unchanged.
     async fn refuse_withdraw(&mut self, req: WithdrawRequest, expect: Expect<'_>, id: &str) {
+        let call = |mut official: AdvisoryServiceClient<Channel>| async move {
+            official.withdraw(req).await
+        };
+        self.refuse_change(call, expect, id).await;
+    }
+
+    /// Makes a refused change of `id` with `call` (on the official's client); checks the answer,
+    /// its audit entry and that `id` is unchanged.
+    async fn refuse_change<F, T>(
+        &mut self,
+        call: impl FnOnce(AdvisoryServiceClient<Channel>) -> F,
+        expect: Expect<'_>,
+        id: &str,
+    ) where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+        T: std::fmt::Debug,
+    {
         let store = self.gw.running.store().clone();
         let latest = store.latest_advisory(id).unwrap();
         let before = self.gw.entries().len();
-        let result = self.official.withdraw(req).await;
+        let result = call(self.official.clone()).await;
         assert_refused(&self.gw, before, result, expect, &[]);
         assert_eq!(
             store.latest_advisory(id).unwrap(),

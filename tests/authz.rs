@@ -173,6 +173,17 @@ async fn audit_client(gw: &TestGateway, who: &str) -> AuditServiceClient<Channel
     AuditServiceClient::new(gw.channel(who).await)
 }
 
+/// Calls GetCheckpoint as `cert` and checks with [`assert_denied`] that it is denied with
+/// `message` and audited once.
+async fn checkpoint_denied(gw: &TestGateway, cert: &Cert, message: &str) {
+    let before = log_size(gw);
+    let r = audit_client(gw, cert.name)
+        .await
+        .get_checkpoint(GetCheckpointRequest {})
+        .await;
+    assert_denied(gw, before, r, CHECKPOINT, cert, message);
+}
+
 fn publish() -> portcullis::proto::v1::PublishRequest {
     publish_request(
         "authz-publish",
@@ -229,19 +240,7 @@ async fn party_may_not_call_advisory_or_audit_services() {
     );
 
     // AuditService is not served yet: the role is checked before routing.
-    let before = log_size(&gw);
-    let r = audit_client(&gw, ALPHA.name)
-        .await
-        .get_checkpoint(GetCheckpointRequest {})
-        .await;
-    assert_denied(
-        &gw,
-        before,
-        r,
-        CHECKPOINT,
-        &ALPHA,
-        &role_message("party", "auditor"),
-    );
+    checkpoint_denied(&gw, &ALPHA, &role_message("party", "auditor")).await;
 
     // The same party may vet.
     let resp = gw.vetting(ALPHA.name).await.vet(vet()).await.unwrap();
@@ -271,19 +270,7 @@ async fn official_may_not_vet_or_call_audit_service() {
             .is_none());
     }
 
-    let before = log_size(&gw);
-    let r = audit_client(&gw, OFFICIAL.name)
-        .await
-        .get_checkpoint(GetCheckpointRequest {})
-        .await;
-    assert_denied(
-        &gw,
-        before,
-        r,
-        CHECKPOINT,
-        &OFFICIAL,
-        &role_message("official", "auditor"),
-    );
+    checkpoint_denied(&gw, &OFFICIAL, &role_message("official", "auditor")).await;
 
     // The same official may publish.
     gw.advisories(OFFICIAL.name)
@@ -395,12 +382,7 @@ async fn certificates_without_a_usable_identity_are_denied() {
         let r = gw.advisories(cert.name).await.publish(publish()).await;
         assert_denied(&gw, before, r, PUBLISH, cert, message);
 
-        let before = log_size(&gw);
-        let r = audit_client(&gw, cert.name)
-            .await
-            .get_checkpoint(GetCheckpointRequest {})
-            .await;
-        assert_denied(&gw, before, r, CHECKPOINT, cert, message);
+        checkpoint_denied(&gw, cert, message).await;
     }
     // two-uris and other-domain name party alpha: nothing was done as alpha.
     assert!(gw

@@ -357,25 +357,35 @@ impl AdvisoryFixture {
 
     /// Sends a refused revise; checks the answer, its audit entry and that `id` is unchanged.
     async fn refuse_revise(&mut self, req: ReviseRequest, expect: Expect<'_>, id: &str) {
-        let store = self.gw.running.store().clone();
-        let latest = store.latest_advisory(id).unwrap();
-        let before = self.gw.entries().len();
-        let result = self.official.revise(req).await;
-        assert_refused(&self.gw, before, result, expect, &[]);
-        assert_eq!(
-            store.latest_advisory(id).unwrap(),
-            latest,
-            "{}: the advisory is unchanged",
-            expect.message
-        );
+        let call = |mut official: AdvisoryServiceClient<Channel>| async move {
+            official.revise(req).await
+        };
+        self.refuse_change(call, expect, id).await;
     }
 
     /// Sends a refused withdraw; checks the answer, its audit entry and that `id` is unchanged.
     async fn refuse_withdraw(&mut self, req: WithdrawRequest, expect: Expect<'_>, id: &str) {
+        let call = |mut official: AdvisoryServiceClient<Channel>| async move {
+            official.withdraw(req).await
+        };
+        self.refuse_change(call, expect, id).await;
+    }
+
+    /// Makes a refused change of `id` with `call` (on the official's client); checks the answer,
+    /// its audit entry and that `id` is unchanged.
+    async fn refuse_change<F, T>(
+        &mut self,
+        call: impl FnOnce(AdvisoryServiceClient<Channel>) -> F,
+        expect: Expect<'_>,
+        id: &str,
+    ) where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+        T: std::fmt::Debug,
+    {
         let store = self.gw.running.store().clone();
         let latest = store.latest_advisory(id).unwrap();
         let before = self.gw.entries().len();
-        let result = self.official.withdraw(req).await;
+        let result = call(self.official.clone()).await;
         assert_refused(&self.gw, before, result, expect, &[]);
         assert_eq!(
             store.latest_advisory(id).unwrap(),
@@ -1331,55 +1341,41 @@ fn assert_undecodable<T: std::fmt::Debug>(
     assert_eq!(entry.actor.unwrap().uri, actor, "{case}");
 }
 
+/// Sends `msg` as the request of `path` on `channel` as `actor`, and checks with
+/// [`assert_undecodable`] that it is refused and audited once.
+async fn refused_undecodable<M, R>(
+    gw: &TestGateway,
+    (channel, path, actor): (&Channel, &'static str, &str),
+    msg: M,
+    case: &str,
+) where
+    M: prost::Message + Send + Sync + 'static,
+    R: prost::Message + Default + Send + Sync + std::fmt::Debug + 'static,
+{
+    let before = gw.entries().len();
+    let result = send_as::<M, R>(channel.clone(), path, msg).await;
+    assert_undecodable(gw, before, result, path, actor, case);
+}
+
 #[tokio::test]
 async fn undecodable_messages_are_invalid_argument() {
     let gw = TestGateway::start().await;
     let party = gw.channel("alpha-officer").await;
     let official = gw.channel("official").await;
 
-    let before = gw.entries().len();
-    let r = send_as::<_, VetResponse>(party.clone(), VET, VarintOne { one: 7 }).await;
-    assert_undecodable(
-        &gw,
-        before,
-        r,
-        VET,
-        ALPHA,
-        "varint where a string is expected",
-    );
-
-    let before = gw.entries().len();
-    let r = send_as::<_, VetResponse>(
-        party.clone(),
-        VET,
-        BytesOne {
-            one: vec![0xff, 0xfe, 0x80],
-        },
-    )
-    .await;
-    assert_undecodable(&gw, before, r, VET, ALPHA, "string field not UTF-8");
-
-    let before = gw.entries().len();
-    let r = send_as::<_, AdvisoryRecord>(official.clone(), PUBLISH, VarintOne { one: 1 }).await;
-    assert_undecodable(
-        &gw,
-        before,
-        r,
-        PUBLISH,
-        OFFICIAL,
-        "publish: varint request_id",
-    );
-
-    let before = gw.entries().len();
-    let r = send_as::<_, AdvisoryRecord>(
-        official.clone(),
-        GET,
-        BytesOne {
-            one: vec![0xc3, 0x28],
-        },
-    )
-    .await;
-    assert_undecodable(&gw, before, r, GET, OFFICIAL, "get: advisory_id not UTF-8");
+    let not_utf8 = |bytes: &[u8]| BytesOne {
+        one: bytes.to_vec(),
+    };
+    let vet = (&party, VET, ALPHA);
+    let (publish, get) = ((&official, PUBLISH, OFFICIAL), (&official, GET, OFFICIAL));
+    let case = "varint where a string is expected";
+    refused_undecodable::<_, VetResponse>(&gw, vet, VarintOne { one: 7 }, case).await;
+    let case = "string field not UTF-8";
+    refused_undecodable::<_, VetResponse>(&gw, vet, not_utf8(&[0xff, 0xfe, 0x80]), case).await;
+    let case = "publish: varint request_id";
+    refused_undecodable::<_, AdvisoryRecord>(&gw, publish, VarintOne { one: 1 }, case).await;
+    let case = "get: advisory_id not UTF-8";
+    refused_undecodable::<_, AdvisoryRecord>(&gw, get, not_utf8(&[0xc3, 0x28]), case).await;
 
     // Nothing happened: no advisory, and vetting still works.
     assert!(gw

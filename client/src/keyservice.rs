@@ -156,15 +156,7 @@ impl KeyServiceConnection {
     pub async fn tokens(&mut self, fields: &IdentityFields) -> Result<Vec<Token>, KeyServiceError> {
         let pairs = crate::tokens::canonicals(fields)?;
         let digests = self.digests_of(&pairs).await?;
-        Ok(pairs
-            .into_iter()
-            .zip(digests)
-            .map(|((kind, canonical), digest)| Token {
-                kind,
-                canonical,
-                digest,
-            })
-            .collect())
+        Ok(with_digests(pairs, &mut digests.into_iter()))
     }
 
     /// Checks that the key service serves the pinned key for the epoch (GetPublicKey).
@@ -185,6 +177,25 @@ impl KeyServiceConnection {
         }
         Ok(())
     }
+}
+
+/// The tokens of `pairs` (kinds and canonical forms), each with the next digest of `digests`,
+/// which were computed for these pairs in this order (with
+/// [`KeyServiceConnection::digests_of`] or a v1 key, possibly for several subjects' pairs at
+/// once).
+pub fn with_digests(
+    pairs: Vec<(TokenKind, String)>,
+    digests: &mut impl Iterator<Item = [u8; 32]>,
+) -> Vec<Token> {
+    pairs
+        .into_iter()
+        .zip(digests)
+        .map(|((kind, canonical), digest)| Token {
+            kind,
+            canonical,
+            digest,
+        })
+        .collect()
 }
 
 /// `CODE: message`, saying plainly when the service could not be reached.

@@ -468,83 +468,105 @@ mod tests {
 
     // Known-answer tests from tests/data/merkle (translated from transparency-dev/merkle).
 
-    #[test]
-    fn inclusion_vectors() {
-        let v = load(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/merkle/inclusion.json"
-        )));
-        let (leaves, roots, store) = reference_parts();
-        let cases = v["cases"].as_array().expect("cases");
+    /// One file of known-answer cases: the JSON, the case fields holding its two positions and
+    /// its two hashes, and the kind of proof (for messages).
+    struct Vectors {
+        json: &'static str,
+        kind: &'static str,
+        positions: [&'static str; 2],
+        hashes: [&'static str; 2],
+    }
+
+    /// Runs the 98 cases of `v`: a case with a malformed hash must want an error; every other
+    /// one must verify exactly when it does not want an error, and where `ours` names a happy
+    /// path of the reference tree (positions and hashes), the proof it generates must be the
+    /// case's. At least 70 cases verify and 5 proofs are generated.
+    fn run_vectors(
+        v: &Vectors,
+        verify: impl Fn([u64; 2], [&Hash; 2], &[Hash]) -> Result<(), MerkleError>,
+        ours: impl Fn([u64; 2], [&Hash; 2]) -> Option<Vec<Hash>>,
+    ) {
+        let json = load(v.json);
+        let cases = json["cases"].as_array().expect("cases");
         assert_eq!(cases.len(), 98);
         let (mut verified, mut generated) = (0, 0);
         for c in cases {
             let name = c["name"].as_str().expect("name");
             let want_err = c["want_err"].as_bool().expect("want_err");
-            let (index, size) = (num(&c["index"]), num(&c["size"]));
+            let positions = v.positions.map(|field| num(&c[field]));
             let decoded = (
-                hash_of(&c["leaf_hash"]),
-                hash_of(&c["root"]),
+                hash_of(&c[v.hashes[0]]),
+                hash_of(&c[v.hashes[1]]),
                 hashes_of_json(&c["proof"]),
             );
-            let (Some(leaf), Some(root), Some(proof)) = decoded else {
+            let (Some(first), Some(second), Some(proof)) = decoded else {
                 assert!(want_err, "{name}: malformed hash but want_err is false");
                 continue;
             };
-            let got = verify_inclusion(&leaf, index, size, &proof, &root);
+            let got = verify(positions, [&first, &second], &proof);
             assert_eq!(got.is_err(), want_err, "{name}: {got:?}");
             verified += 1;
-            let in_reference = size <= 8
-                && index < size
-                && root == roots[size as usize]
-                && leaf == leaves[index as usize];
-            if !want_err && in_reference {
-                let ours = inclusion_proof(&store, index, size).expect("proof");
-                assert_eq!(ours, proof, "{name}: generated proof differs");
+            if want_err {
+                continue;
+            }
+            if let Some(generated_proof) = ours(positions, [&first, &second]) {
+                assert_eq!(generated_proof, proof, "{name}: generated proof differs");
                 generated += 1;
             }
         }
-        assert!(verified >= 70, "{verified} inclusion vectors verified");
+        assert!(verified >= 70, "{verified} {} vectors verified", v.kind);
         assert_eq!(generated, 5, "happy paths generated");
     }
 
     #[test]
+    fn inclusion_vectors() {
+        let (leaves, roots, store) = reference_parts();
+        let vectors = Vectors {
+            json: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/merkle/inclusion.json"
+            )),
+            kind: "inclusion",
+            positions: ["index", "size"],
+            hashes: ["leaf_hash", "root"],
+        };
+        run_vectors(
+            &vectors,
+            |[index, size], [leaf, root], proof| verify_inclusion(leaf, index, size, proof, root),
+            |[index, size], [leaf, root]| {
+                let in_reference = size <= 8
+                    && index < size
+                    && *root == roots[size as usize]
+                    && *leaf == leaves[index as usize];
+                in_reference.then(|| inclusion_proof(&store, index, size).expect("proof"))
+            },
+        );
+    }
+
+    #[test]
     fn consistency_vectors() {
-        let v = load(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/merkle/consistency.json"
-        )));
         let (_, roots, store) = reference_parts();
-        let cases = v["cases"].as_array().expect("cases");
-        assert_eq!(cases.len(), 98);
-        let (mut verified, mut generated) = (0, 0);
-        for c in cases {
-            let name = c["name"].as_str().expect("name");
-            let want_err = c["want_err"].as_bool().expect("want_err");
-            let (old, new) = (num(&c["old_size"]), num(&c["new_size"]));
-            let decoded = (
-                hash_of(&c["old_root"]),
-                hash_of(&c["new_root"]),
-                hashes_of_json(&c["proof"]),
-            );
-            let (Some(old_root), Some(new_root), Some(proof)) = decoded else {
-                assert!(want_err, "{name}: malformed hash but want_err is false");
-                continue;
-            };
-            let got = verify_consistency(old, new, &old_root, &new_root, &proof);
-            assert_eq!(got.is_err(), want_err, "{name}: {got:?}");
-            verified += 1;
-            let in_reference = old <= new
-                && new <= 8
-                && old_root == roots[old as usize]
-                && new_root == roots[new as usize];
-            if !want_err && in_reference {
-                let ours = consistency_proof(&store, old, new).expect("proof");
-                assert_eq!(ours, proof, "{name}: generated proof differs");
-                generated += 1;
-            }
-        }
-        assert!(verified >= 70, "{verified} consistency vectors verified");
-        assert_eq!(generated, 5, "happy paths generated");
+        let vectors = Vectors {
+            json: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/merkle/consistency.json"
+            )),
+            kind: "consistency",
+            positions: ["old_size", "new_size"],
+            hashes: ["old_root", "new_root"],
+        };
+        run_vectors(
+            &vectors,
+            |[old, new], [old_root, new_root], proof| {
+                verify_consistency(old, new, old_root, new_root, proof)
+            },
+            |[old, new], [old_root, new_root]| {
+                let in_reference = old <= new
+                    && new <= 8
+                    && *old_root == roots[old as usize]
+                    && *new_root == roots[new as usize];
+                in_reference.then(|| consistency_proof(&store, old, new).expect("proof"))
+            },
+        );
     }
 }

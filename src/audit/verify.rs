@@ -53,22 +53,12 @@ pub enum VerifyError {
         /// The checkpoint's size.
         size: u64,
     },
-    /// The leaf does not decode, does not re-encode to the same bytes, or lacks a valid time.
-    #[error("entry {index} is malformed: {reason}")]
-    Malformed {
-        /// The entry's position.
-        index: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The entry's own index differs from its position in the log.
-    #[error("entry {index} is not where it was written (entries were moved, copied or removed): entry {index} says it is entry {stated}")]
-    IndexMismatch {
-        /// The entry's position.
-        index: u64,
-        /// The index written inside it.
-        stated: u64,
-    },
+    /// The leaf is not a well-formed entry for its index (the client crate's receipt check,
+    /// with its messages): it does not decode, does not re-encode to the same bytes, lacks a
+    /// valid time ([`EntryError::Malformed`]), or its own index differs from its position in
+    /// the log ([`EntryError::IndexMismatch`]).
+    #[error(transparent)]
+    Entry(#[from] EntryError),
     /// The entry's time is earlier than the previous entry's.
     #[error("entry {index} is out of order or its time was changed: entry {index} has a time earlier than entry {}", .index - 1)]
     TimeDecreased {
@@ -148,9 +138,11 @@ pub type Nodes = Vec<(u8, u64, Hash)>;
 
 /// Nanoseconds since the epoch of a valid timestamp.
 fn time_of(entry: &AuditEntry, index: u64) -> Result<i128, VerifyError> {
-    let malformed = |reason: &str| VerifyError::Malformed {
-        index,
-        reason: reason.to_owned(),
+    let malformed = |reason: &str| {
+        VerifyError::Entry(EntryError::Malformed {
+            index,
+            reason: reason.to_owned(),
+        })
     };
     let at = entry
         .at
@@ -166,18 +158,6 @@ fn time_of(entry: &AuditEntry, index: u64) -> Result<i128, VerifyError> {
 /// [`portcullis_client::verify::entry::decode_leaf`], with this module's error).
 pub fn decode_leaf(index: u64, leaf: &[u8]) -> Result<AuditEntry, VerifyError> {
     Ok(entry::decode_leaf(index, leaf)?)
-}
-
-/// A leaf's fault, as the whole-log verifier names it (same variants, same messages).
-impl From<EntryError> for VerifyError {
-    fn from(e: EntryError) -> Self {
-        match e {
-            EntryError::Malformed { index, reason } => VerifyError::Malformed { index, reason },
-            EntryError::IndexMismatch { index, stated } => {
-                VerifyError::IndexMismatch { index, stated }
-            }
-        }
-    }
 }
 
 /// Checks a stream of leaves against a signed checkpoint; see the module docs.
@@ -238,10 +218,10 @@ impl LogVerifier {
         }
         let entry = decode_leaf(index, leaf)?;
         if entry.index != index {
-            return Err(VerifyError::IndexMismatch {
+            return Err(VerifyError::Entry(EntryError::IndexMismatch {
                 index,
                 stated: entry.index,
-            });
+            }));
         }
         let time = time_of(&entry, index)?;
         if self.last_time.is_some_and(|last| time < last) {
@@ -417,20 +397,20 @@ mod tests {
         swapped[4].1 = a;
         assert_eq!(
             run(&swapped, &cp, None),
-            Err(VerifyError::IndexMismatch {
+            Err(VerifyError::Entry(EntryError::IndexMismatch {
                 index: 2,
                 stated: 4
-            })
+            }))
         );
 
         let mut appended = numbered(&leaves);
         appended.push((8, leaves[0].clone()));
         assert_eq!(
             run(&appended, &cp, None),
-            Err(VerifyError::IndexMismatch {
+            Err(VerifyError::Entry(EntryError::IndexMismatch {
                 index: 8,
                 stated: 0
-            })
+            }))
         );
 
         let truncated = numbered(&leaves[..7]);
@@ -443,7 +423,7 @@ mod tests {
         garbage[1].1 = vec![0xff];
         assert!(matches!(
             run(&garbage, &cp, None),
-            Err(VerifyError::Malformed { index: 1, .. })
+            Err(VerifyError::Entry(EntryError::Malformed { index: 1, .. }))
         ));
 
         // Valid protobuf, but not the canonical encoding: a field repeated.
@@ -451,7 +431,7 @@ mod tests {
         twice[1].1.extend_from_slice(&[0x08, 0x01]);
         assert!(matches!(
             run(&twice, &cp, None),
-            Err(VerifyError::Malformed { index: 1, .. })
+            Err(VerifyError::Entry(EntryError::Malformed { index: 1, .. }))
         ));
 
         let mut backwards = numbered(&leaves);
@@ -465,7 +445,7 @@ mod tests {
         untimed[0].1 = AuditEntry::default().encode_to_vec();
         assert!(matches!(
             run(&untimed, &cp, None),
-            Err(VerifyError::Malformed { index: 0, .. })
+            Err(VerifyError::Entry(EntryError::Malformed { index: 0, .. }))
         ));
     }
 

@@ -9,11 +9,14 @@ use crate::client::ClientIdentity;
 use crate::config::Config;
 use crate::keyservice::client::{KeyServiceConnection, Scheme};
 use crate::proto::v1::{
-    Advisory, AdvisoryRecord, AdvisoryState, Handling, Likelihood, MatchStrength, MatchToken,
-    RiskGrade, SubjectKind, TokenKind,
+    Advisory, AdvisoryRecord, AdvisoryState, Handling, Likelihood, MatchStrength, RiskGrade,
+    SubjectKind,
 };
 use crate::tokens::{IdentityFields, MatchingKey, Token};
 use crate::Error;
+
+/// Tokens as they travel in requests: the client crate's conversion.
+pub(crate) use portcullis_client::api::match_tokens;
 
 /// How to reach the gateway and who we are.
 #[derive(Debug, Clone, clap::Args)]
@@ -215,22 +218,6 @@ impl IdentityArgs {
     pub(crate) async fn tokens(&self, scheme: &mut Scheme) -> Result<Vec<Token>, Error> {
         scheme.tokens(&self.fields()).await
     }
-}
-
-/// Tokens as they travel in requests.
-pub(crate) fn match_tokens(tokens: &[Token]) -> Vec<MatchToken> {
-    tokens
-        .iter()
-        .map(|t| MatchToken {
-            kind: proto_token_kind(t.kind) as i32,
-            digest: t.digest.to_vec(),
-        })
-        .collect()
-}
-
-/// A token kind of the tokens library as the proto enum.
-pub(crate) fn proto_token_kind(k: crate::tokens::TokenKind) -> TokenKind {
-    TokenKind::from_str_name(k.name()).unwrap_or(TokenKind::Unspecified)
 }
 
 /// A fresh random request id.

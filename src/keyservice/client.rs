@@ -4,7 +4,7 @@
 //! is down, refuses, or answers with a proof that does not verify stops the command: there is
 //! never a fallback to another scheme.
 
-pub use portcullis_client::keyservice::{KeyServiceConnection, KeyServiceError};
+pub use portcullis_client::keyservice::{with_digests, KeyServiceConnection, KeyServiceError};
 
 use crate::tokens::{IdentityFields, MatchingKey, Token, TokenKind};
 use crate::Error;
@@ -69,22 +69,4 @@ impl Scheme {
             Scheme::Voprf(ks) => Ok(ks.tokens(fields).await?),
         }
     }
-}
-
-/// The tokens of `pairs` (kinds and canonical forms), each with the next digest of `digests`,
-/// which were computed for these pairs in this order (with [`Scheme::digests`], possibly for
-/// several subjects' pairs at once).
-pub fn with_digests(
-    pairs: Vec<(TokenKind, String)>,
-    digests: &mut impl Iterator<Item = [u8; 32]>,
-) -> Vec<Token> {
-    pairs
-        .into_iter()
-        .zip(digests)
-        .map(|((kind, canonical), digest)| Token {
-            kind,
-            canonical,
-            digest,
-        })
-        .collect()
 }

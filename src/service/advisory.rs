@@ -10,7 +10,7 @@ use super::validate::get_request;
 use super::views::{self, RecordAnswers};
 use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::domain::{
-    Error, Gateway, NewAdvisory, PageRequest, Published, Revision, Stored, Withdrawal,
+    AdvisoryAt, Error, Gateway, NewAdvisory, PageRequest, Published, Revision, Stored, Withdrawal,
 };
 use crate::proto::v1::advisory_service_server::AdvisoryService;
 use crate::proto::v1::{
@@ -42,6 +42,30 @@ impl Advisories {
             Err(e) => Err(fail(self.gateway.log(), ctx, entry, e).await),
         }
     }
+
+    /// [`Advisories::finish`] for a call that answers with one advisory version.
+    async fn finish_record(
+        &self,
+        ctx: &CallContext,
+        entry: crate::audit::AuditEntry,
+        result: Result<AdvisoryAt, Error>,
+    ) -> Result<Response<AdvisoryRecord>, Status> {
+        self.finish(ctx, entry, result.map(|a| views::record(&a)))
+            .await
+    }
+}
+
+/// The first steps of a call on one advisory: the caller's context, the request, and the draft
+/// of its audit entry naming the advisory (`advisory_id` of the request, clipped).
+fn on_advisory<M>(
+    req: Request<M>,
+    advisory_id: fn(&M) -> &str,
+) -> Result<(CallContext, M, crate::audit::AuditEntry), Status> {
+    let ctx = CallContext::of(&req)?;
+    let msg = req.into_inner();
+    let mut entry = ctx.draft();
+    entry.advisory_ids = vec![clip(advisory_id(&msg), 64)];
+    Ok((ctx, msg, entry))
 }
 
 /// The most tokens of a request copied into its audit entry when the request is rejected.
@@ -78,59 +102,38 @@ impl AdvisoryService for Advisories {
         &self,
         req: Request<ReviseRequest>,
     ) -> Result<Response<AdvisoryRecord>, Status> {
-        let ctx = CallContext::of(&req)?;
+        let (ctx, msg, entry) = on_advisory(req, |m: &ReviseRequest| &m.advisory_id)?;
         let official = ctx.identity()?.clone();
-        let msg = req.into_inner();
-        let mut entry = ctx.draft();
-        entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
         let result = match Revision::try_from(msg) {
-            Ok(rev) => self
-                .gateway
-                .revise(&official, rev, &entry)
-                .await
-                .map(|a| views::record(&a)),
+            Ok(rev) => self.gateway.revise(&official, rev, &entry).await,
             Err(e) => Err(e),
         };
-        self.finish(&ctx, entry, result).await
+        self.finish_record(&ctx, entry, result).await
     }
 
     async fn withdraw(
         &self,
         req: Request<WithdrawRequest>,
     ) -> Result<Response<AdvisoryRecord>, Status> {
-        let ctx = CallContext::of(&req)?;
+        let (ctx, msg, entry) = on_advisory(req, |m: &WithdrawRequest| &m.advisory_id)?;
         let official = ctx.identity()?.clone();
-        let msg = req.into_inner();
-        let mut entry = ctx.draft();
-        entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
         let result = match Withdrawal::try_from(msg) {
-            Ok(w) => self
-                .gateway
-                .withdraw(&official, w, &entry)
-                .await
-                .map(|a| views::record(&a)),
+            Ok(w) => self.gateway.withdraw(&official, w, &entry).await,
             Err(e) => Err(e),
         };
-        self.finish(&ctx, entry, result).await
+        self.finish_record(&ctx, entry, result).await
     }
 
     async fn get_advisory(
         &self,
         req: Request<GetAdvisoryRequest>,
     ) -> Result<Response<AdvisoryRecord>, Status> {
-        let ctx = CallContext::of(&req)?;
-        let msg = req.into_inner();
-        let mut entry = ctx.draft();
-        entry.advisory_ids = vec![clip(&msg.advisory_id, 64)];
+        let (ctx, msg, entry) = on_advisory(req, |m: &GetAdvisoryRequest| &m.advisory_id)?;
         let result = match get_request(msg) {
-            Ok((id, version)) => self
-                .gateway
-                .advisory(&id, version, &entry)
-                .await
-                .map(|a| views::record(&a)),
+            Ok((id, version)) => self.gateway.advisory(&id, version, &entry).await,
             Err(e) => Err(e),
         };
-        self.finish(&ctx, entry, result).await
+        self.finish_record(&ctx, entry, result).await
     }
 
     async fn list_advisories(

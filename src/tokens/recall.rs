@@ -185,6 +185,16 @@ impl Tally {
     pub fn matched_pct(&self) -> f64 {
         pct(self.pairs - self.by_tier[0], self.pairs)
     }
+
+    /// The middle cells of a report row: pairs, matched share and each tier's share, with
+    /// `decimals` digits after the point (`8 | 50.0% | 25.0% | …`).
+    fn shares(&self, decimals: usize) -> String {
+        let mut cells = format!("{} | {:.*}%", self.pairs, decimals, self.matched_pct());
+        for n in &self.by_tier[1..] {
+            cells.push_str(&format!(" | {:.*}%", decimals, pct(*n, self.pairs)));
+        }
+        cells
+    }
 }
 
 fn pct(n: u64, d: u64) -> f64 {
@@ -370,16 +380,7 @@ impl fmt::Display for Report {
             } else {
                 "MISSED"
             };
-            writeln!(
-                f,
-                "| {name} | {} | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.1}% | ≥{target:.0}% {ok} |",
-                t.pairs,
-                t.matched_pct(),
-                pct(t.by_tier[1], t.pairs),
-                pct(t.by_tier[2], t.pairs),
-                pct(t.by_tier[3], t.pairs),
-                pct(t.by_tier[4], t.pairs),
-            )?;
+            writeln!(f, "| {name} | {} | ≥{target:.0}% {ok} |", t.shares(1))?;
         }
         for (label, t, target) in [
             (
@@ -395,14 +396,9 @@ impl fmt::Display for Report {
         ] {
             writeln!(
                 f,
-                "| {label} | {} | {:.2}% | {:.2}% | {:.2}% | {:.2}% | {:.2}% | {target}; STRONG {} |",
-                t.pairs,
-                t.matched_pct(),
-                pct(t.by_tier[1], t.pairs),
-                pct(t.by_tier[2], t.pairs),
-                pct(t.by_tier[3], t.pairs),
-                pct(t.by_tier[4], t.pairs),
-                t.strong,
+                "| {label} | {} | {target}; STRONG {} |",
+                t.shares(2),
+                t.strong
             )?;
         }
         writeln!(
@@ -426,5 +422,23 @@ mod tests {
             "no surnames"
         );
         assert!(Corpus::parse("# c\nru\tgiven\tЮрий\tYuri\nru\tsurname\tИванов\tIvanov").is_ok());
+    }
+
+    #[test]
+    fn report_cells_of_a_tally() {
+        let t = Tally {
+            pairs: 8,
+            by_tier: [2, 2, 1, 1, 2],
+            strong: 0,
+        };
+        assert_eq!(t.shares(1), "8 | 75.0% | 25.0% | 12.5% | 12.5% | 25.0%");
+        assert_eq!(
+            t.shares(2),
+            "8 | 75.00% | 25.00% | 12.50% | 12.50% | 25.00%"
+        );
+        assert_eq!(
+            Tally::default().shares(1),
+            "0 | 0.0% | 0.0% | 0.0% | 0.0% | 0.0%"
+        );
     }
 }

@@ -81,19 +81,22 @@ fn name_words(text: &str) -> Vec<String> {
         .collect();
     // 3. Full case folding; 4. NFKC.
     let folded: String = caseless::default_case_fold_str(&stripped).nfkc().collect();
-    // 5. Anything but a letter or number becomes a space.
-    let spaced: String = folded
-        .chars()
-        .map(|c| {
-            let cat = get_general_category(c).abbreviation();
-            if cat.starts_with('L') || cat.starts_with('N') {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    // 6. Split on the spaces, drop empty parts; 7. drop title words.
+    // 5. Anything but a letter or number becomes a space; 6. split on the spaces, drop empty
+    // parts; 7. drop title words.
+    title_free_words(folded.chars(), |c| {
+        let cat = get_general_category(c).abbreviation();
+        cat.starts_with('L') || cat.starts_with('N')
+    })
+}
+
+/// The words of `chars`: every character that `keep` refuses becomes a space, the text is split
+/// on the spaces, and empty parts and [`TITLE_WORDS`] are dropped (steps 5–7 of N, shared with
+/// the variant spellings).
+pub(super) fn title_free_words(
+    chars: impl Iterator<Item = char>,
+    keep: impl Fn(char) -> bool,
+) -> Vec<String> {
+    let spaced: String = chars.map(|c| if keep(c) { c } else { ' ' }).collect();
     spaced
         .split(' ')
         .filter(|w| !w.is_empty() && !TITLE_WORDS.contains(w))

@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::{TokenKind, TITLE_WORDS};
+use super::names::title_free_words;
+use super::TokenKind;
 
 /// A name needs at least this many sound classes before the one-class-left-out forms of
 /// `PERSON_NAME_SOUND_DOB` are derived: below it, leaving a class out matches too many names.
@@ -63,23 +64,13 @@ fn latin_words(name: &str, icao_german: bool) -> Vec<String> {
             _ => ascii.push_str(any_ascii::any_ascii_char(c)),
         }
     }
-    let spaced: String = ascii
-        .chars()
-        .filter(|c| !matches!(c, '\'' | '`'))
-        .map(|c| {
-            let c = c.to_ascii_lowercase();
-            if c.is_ascii_lowercase() || c.is_ascii_digit() {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    spaced
-        .split(' ')
-        .filter(|w| !w.is_empty() && !TITLE_WORDS.contains(w))
-        .map(str::to_owned)
-        .collect()
+    title_free_words(
+        ascii
+            .chars()
+            .filter(|c| !matches!(c, '\'' | '`'))
+            .map(|c| c.to_ascii_lowercase()),
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit(),
+    )
 }
 
 /// The `PERSON_NAME_LETTERS_DOB` form of one spelling: every letter and digit of its words,

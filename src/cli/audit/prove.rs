@@ -16,6 +16,7 @@ use crate::cli::common::ClientArgs;
 use crate::cli::entry_text::{entry_json, entry_line};
 use crate::proto::v1::ReplayRequest;
 use crate::Error;
+use portcullis_client::verify::entry::EntryError;
 
 /// `portcullis audit prove`.
 #[derive(Debug, clap::Args)]
@@ -81,10 +82,10 @@ pub(super) async fn prove(args: ProveArgs) -> Result<(), Error> {
     .map_err(|e| audit_error(VerifyError::from(e)))?;
     let entry = decode_leaf(args.index, &record.leaf).map_err(audit_error)?;
     if entry.index != args.index {
-        return Err(audit_error(VerifyError::IndexMismatch {
+        return Err(audit_error(VerifyError::Entry(EntryError::IndexMismatch {
             index: args.index,
             stated: entry.index,
-        }));
+        })));
     }
     if args.client.json {
         let tlog_proof = TlogProof {

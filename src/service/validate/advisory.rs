@@ -77,17 +77,47 @@ fn audience(list: Vec<String>) -> Result<Vec<String>, Error> {
     Ok(list)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn terms(
-    grade_v: i32,
-    likelihood_v: i32,
-    handling_v: i32,
+/// The advisory terms fields, which PublishRequest and ReviseRequest both carry under these
+/// names (taken out of either by [`split_terms!`]).
+struct TermFields {
+    grade: i32,
+    likelihood: i32,
+    handling: i32,
     guidance: String,
-    audience_v: Vec<String>,
+    audience: Vec<String>,
     applies_to: Vec<i32>,
     valid_until: Option<Timestamp>,
     internal_reference: String,
-) -> Result<AdvisoryTerms, Error> {
+}
+
+/// Destructures `$request`, a `$message` carrying the advisory terms, exhaustively: its own
+/// fields into the caller's names (returned as a tuple, in order) and its terms into
+/// [`TermFields`]. A field added to the message fails to compile here until it is handled.
+macro_rules! split_terms {
+    ($message:ident { $($field:ident: $var:ident),* $(,)? } = $request:expr) => {
+        split_terms!(
+            [grade likelihood handling guidance audience applies_to valid_until internal_reference]
+            $message { $($field: $var),* } = $request
+        )
+    };
+    ([$($term:ident)*] $message:ident { $($field:ident: $var:ident),* } = $request:expr) => {{
+        let $message { $($field: $var,)* $($term,)* } = $request;
+        (($($var,)*), TermFields { $($term),* })
+    }};
+}
+
+/// Validates the terms, field by field in the order of [`TermFields`].
+fn terms(fields: TermFields) -> Result<AdvisoryTerms, Error> {
+    let TermFields {
+        grade: grade_v,
+        likelihood: likelihood_v,
+        handling: handling_v,
+        guidance,
+        audience: audience_v,
+        applies_to,
+        valid_until,
+        internal_reference,
+    } = fields;
     let grade = grade(grade_v)?;
     let likelihood = likelihood(likelihood_v)?;
     let handling = handling(handling_v)?;
@@ -117,32 +147,17 @@ impl TryFrom<PublishRequest> for NewAdvisory {
     type Error = Error;
 
     fn try_from(r: PublishRequest) -> Result<Self, Error> {
-        let PublishRequest {
-            request_id: rid,
-            key_id: kid,
-            tokens: list,
-            applies_to,
-            grade,
-            likelihood,
-            handling,
-            guidance,
-            audience,
-            valid_until,
-            internal_reference,
-        } = r;
+        let ((rid, kid, list), fields) = split_terms!(
+            PublishRequest {
+                request_id: rid,
+                key_id: kid,
+                tokens: list,
+            } = r
+        );
         request_id("request_id", &rid)?;
         key_id(&kid)?;
         let tokens = tokens_at("tokens", list, MAX_ADVISORY_TOKENS)?;
-        let terms = terms(
-            grade,
-            likelihood,
-            handling,
-            guidance,
-            audience,
-            applies_to,
-            valid_until,
-            internal_reference,
-        )?;
+        let terms = terms(fields)?;
         Ok(NewAdvisory {
             request_id: rid,
             key_id: kid,
@@ -152,34 +167,25 @@ impl TryFrom<PublishRequest> for NewAdvisory {
     }
 }
 
+/// Checks the advisory a Revise or Withdraw names, then the version it expects; returns the
+/// version.
+fn change_of(id: &str, expected: u32) -> Result<u32, Error> {
+    advisory_id(id)?;
+    expected_version(expected)
+}
+
 impl TryFrom<ReviseRequest> for Revision {
     type Error = Error;
 
     fn try_from(r: ReviseRequest) -> Result<Self, Error> {
-        let ReviseRequest {
-            advisory_id: id,
-            expected_version: ev,
-            grade,
-            likelihood,
-            handling,
-            guidance,
-            audience,
-            applies_to,
-            valid_until,
-            internal_reference,
-        } = r;
-        advisory_id(&id)?;
-        let expected_version = expected_version(ev)?;
-        let terms = terms(
-            grade,
-            likelihood,
-            handling,
-            guidance,
-            audience,
-            applies_to,
-            valid_until,
-            internal_reference,
-        )?;
+        let ((id, ev), fields) = split_terms!(
+            ReviseRequest {
+                advisory_id: id,
+                expected_version: ev,
+            } = r
+        );
+        let expected_version = change_of(&id, ev)?;
+        let terms = terms(fields)?;
         Ok(Revision {
             advisory_id: id,
             expected_version,
@@ -197,8 +203,7 @@ impl TryFrom<WithdrawRequest> for Withdrawal {
             expected_version: ev,
             reason,
         } = r;
-        advisory_id(&id)?;
-        let expected_version = expected_version(ev)?;
+        let expected_version = change_of(&id, ev)?;
         text("reason", &reason, 1, MAX_REASON_CHARS)?;
         Ok(Withdrawal {
             advisory_id: id,

@@ -1,4 +1,4 @@
-//! Audit leaves are stored in blocks: one block in the log file ([`super::log_file`]) holds a run
+//! Audit leaves are stored in blocks: one block in the log file (`log_file.rs`) holds a run
 //! of consecutive leaves, each followed by the hashes of the complete Merkle subtrees it
 //! completes.
 //!

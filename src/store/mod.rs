@@ -25,10 +25,10 @@
 //! `[index << level, (index + 1) << level)`. The writer stores each one with the leaf that
 //! completes it (leaf `((index + 1) << level) - 1`), in that leaf's block, so any node is one
 //! block read and the tree's root and proofs need O(log n) reads. A block holds the leaves of
-//! one group commit (up to [`blocks::MAX_LEAVES`]), so the log costs sled one small insert per
+//! one group commit (up to `blocks::MAX_LEAVES`), so the log costs sled one small insert per
 //! block rather than one per leaf and per node.
 //!
-//! The blocks themselves are not in sled but in an append-only file beside it ([`log_file`]):
+//! The blocks themselves are not in sled but in an append-only file beside it (`log_file.rs`):
 //! sled keeps whatever a scan reads in memory and opens more slowly the more it holds, and the
 //! log is by far the largest and longest-lived thing stored. The file is written and synced
 //! before the sled batch that refers to it is applied, so an entry exists exactly when its sled

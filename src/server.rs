@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::audit::checkpoint::{validate_origin, NoteSigner, NoteVerifier};
 use crate::audit::receipts::Receipts;
@@ -26,7 +27,7 @@ use crate::service::audit::Auditing;
 use crate::service::auth::AuthLayer;
 use crate::service::vetting::Vetting;
 use crate::store::Store;
-use crate::tls::Acceptor;
+use crate::tls::{Acceptor, TlsConn};
 use crate::Error;
 
 /// A running gateway.
@@ -141,6 +142,43 @@ pub(crate) fn open_audited_store(config: &Config) -> Result<AuditedStore, ServeE
     })
 }
 
+/// A bound listener, the acceptor that admits its connections (handshake admission, timeouts,
+/// caps: `crate::transport`) and the stream of admitted connections to serve.
+pub(crate) struct Listening {
+    /// The address bound (the configured one, with the port chosen if it was 0).
+    pub(crate) addr: SocketAddr,
+    /// The acceptor, kept to reload its certificate, CRL and limits.
+    pub(crate) acceptor: Acceptor,
+    /// The admitted connections.
+    pub(crate) incoming: ReceiverStream<Result<TlsConn, std::io::Error>>,
+}
+
+/// Binds `config.listen` and admits connections with `tls` under `config`'s transport limits:
+/// the same for a gateway and a key service.
+pub(crate) async fn listen(
+    config: &Config,
+    tls: Arc<rustls::ServerConfig>,
+) -> Result<Listening, ServeError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Config(format!("listen: {e}")))?;
+    let acceptor = Acceptor::new(
+        tls,
+        config.handshake_timeout,
+        &config.trust_domain,
+        config.transport,
+    );
+    let incoming = acceptor.clone().incoming(listener);
+    Ok(Listening {
+        addr,
+        acceptor,
+        incoming,
+    })
+}
+
 /// Starts a gateway: binds the listener, opens the store, checks the audit log against its
 /// latest checkpoint (refusing to start on a mismatch), starts the audit writer and the
 /// checkpoint signer, and serves. Returns once the gateway accepts connections.
@@ -162,24 +200,16 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let limiter = Arc::new(Limiter::new(config.limits));
     let settings_handle = settings.clone();
     let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
-    let expiries = tokio::spawn(announce_expiries(Arc::downgrade(&gateway)));
+    let expiries = tokio::spawn(crate::domain::announce_expiries(Arc::downgrade(&gateway)));
     let watches = tokio::spawn(crate::domain::follow_log(Arc::downgrade(&gateway)));
     let closer = gateway.clone();
     let key_service = dev_key_service(&config, &policy, &log, &limiter)?;
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| ServeError::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ServeError::Config(format!("listen: {e}")))?;
-    let acceptor = Acceptor::new(
-        tls,
-        config.handshake_timeout,
-        &config.trust_domain,
-        config.transport,
-    );
-    let incoming = acceptor.clone().incoming(listener);
+    let Listening {
+        addr,
+        acceptor,
+        incoming,
+    } = listen(&config, tls).await?;
     let metrics = match config.metrics_listen {
         Some(addr) => Some(
             crate::metrics::bind(addr)
@@ -364,23 +394,6 @@ async fn set_health(
         "portcullis.v1.AuditService",
     ] {
         reporter.set_service_status(name, status).await;
-    }
-}
-
-/// Announces advisory expiries every second until the gateway is gone.
-async fn announce_expiries(gateway: std::sync::Weak<Gateway>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let Some(gateway) = gateway.upgrade() else {
-            return;
-        };
-        if *gateway.closing().borrow() {
-            return;
-        }
-        if let Err(e) = gateway.announce_expiries().await {
-            tracing::warn!(error = %e, "announcing expiries failed; will retry");
-        }
     }
 }
 

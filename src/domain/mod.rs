@@ -15,6 +15,7 @@
 //! - [`values`]: the contract's enumerations the rules speak in.
 
 mod advisory;
+mod background;
 pub mod input;
 mod monitor;
 mod strength;
@@ -33,6 +34,7 @@ use crate::store::{AdvisoryVersion, Store, StoreError};
 use values::{RiskGrade, SubjectKind, TokenKind};
 
 pub use advisory::{AdvisoryAt, AdvisoryPage, PublishAnswers, Published};
+pub use background::{announce_expiries, follow_log};
 pub use input::{
     is_advisory_id, is_key_id, is_label, AdvisoryTerms, Linked, NewAdvisory, PageRequest, Revision,
     SubjectToken, VetQuery, Withdrawal, DEFAULT_PAGE_SIZE, MAX_ADVISORY_TOKENS, MAX_GUIDANCE_CHARS,
@@ -42,7 +44,6 @@ pub use input::{
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub use strength::{tier, tier_of};
 pub use vetting::strength;
-pub use watch_index::{follow_log, INDEX_INTERVAL};
 
 /// Why a call failed. Mapped to a gRPC status in exactly one place (`crate::service`).
 /// Messages never contain tokens, guidance or internal references.

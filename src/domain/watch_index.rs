@@ -15,7 +15,6 @@
 //! re-writing a record changes nothing. Records an advisory change computed notices from are
 //! durable at the latest with that change's own flush.
 
-use std::sync::Weak;
 use std::time::Duration;
 
 use prost::Message;
@@ -33,7 +32,7 @@ const CHUNK: u64 = 4_096;
 const INLINE: u64 = 64;
 
 /// How often the background indexer catches up with the log.
-pub const INDEX_INTERVAL: Duration = Duration::from_millis(100);
+pub(super) const INDEX_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Gateway {
     /// Takes the advisory lock for an advisory change, having first brought the watch index up
@@ -112,24 +111,4 @@ fn index_range(store: &Store, from: u64, to: u64) -> Result<u64, StoreError> {
     }
     store.index_watches(batch, to)?;
     Ok(to)
-}
-
-/// Keeps the watch index close behind the log, every [`INDEX_INTERVAL`], until the gateway is
-/// gone or closing, so that an advisory change rarely has more than a moment of the log to
-/// index first.
-pub async fn follow_log(gateway: Weak<Gateway>) {
-    let mut tick = tokio::time::interval(INDEX_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(gateway) = gateway.upgrade() else {
-            return;
-        };
-        if *gateway.closing().borrow() {
-            return;
-        }
-        if let Err(e) = gateway.catch_up_watches().await {
-            tracing::warn!(error = %e, "indexing watched requests failed; will retry");
-        }
-    }
 }

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -19,7 +18,7 @@ use crate::keyservice::KeyRing;
 use crate::limits::Limiter;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::key_service_server::KeyServiceServer;
-use crate::server::{open_audited_store, AuditedStore};
+use crate::server::{listen, open_audited_store, AuditedStore, Listening};
 use crate::service::audit::Auditing;
 use crate::service::auth::AuthLayer;
 use crate::store::Store;
@@ -85,19 +84,11 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     }));
     let limiter = Arc::new(Limiter::new(config.limits));
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| ServeError::Config(format!("listen: cannot bind {}: {e}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ServeError::Config(format!("listen: {e}")))?;
-    let acceptor = Acceptor::new(
-        tls,
-        config.handshake_timeout,
-        &config.trust_domain,
-        config.transport,
-    );
-    let incoming = acceptor.clone().incoming(listener);
+    let Listening {
+        addr,
+        acceptor,
+        incoming,
+    } = listen(&config, tls).await?;
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter

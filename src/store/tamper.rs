@@ -5,10 +5,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{
-    block_key, blocks, completing_leaf, corrupt_block, watches, LeafRecord, Store, StoreError,
-    LOG_SIZE, WATCH,
-};
+use super::log::{completing_leaf, corrupt_block};
+use super::{block_key, blocks, watches, LeafRecord, Store, StoreError, LOG_SIZE, WATCH};
 
 /// Fault injection for tests of the fail-closed path: when set, every append fails.
 #[derive(Debug, Default)]

@@ -1,27 +1,15 @@
 //! The answers the gRPC layer builds from the domain's results: what a party and an official see
-//! of an advisory version, and the remembered answer of a publish.
+//! of an advisory version, and the remembered answer of a publish; the answer to a vet
+//! ([`vet`]).
+
+pub(crate) mod vet;
 
 use prost::Message;
 use prost_types::Timestamp;
 
-use crate::domain::{nanos, AdvisoryAt, AdvisoryPage, PublishAnswers};
-use crate::proto::v1::{Advisory, AdvisoryRecord, AdvisoryState, ListAdvisoriesResponse};
+use crate::domain::{state_at, AdvisoryAt, AdvisoryPage, PublishAnswers};
+use crate::proto::v1::{Advisory, AdvisoryRecord, ListAdvisoriesResponse};
 use crate::store::AdvisoryVersion;
-
-/// The state of an advisory version read at `now`: expiry is computed, not stored.
-pub(crate) fn state_at(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryState {
-    if v.withdrawn {
-        AdvisoryState::Withdrawn
-    } else if v
-        .valid_until
-        .as_ref()
-        .is_some_and(|u| nanos(now) >= nanos(u))
-    {
-        AdvisoryState::Expired
-    } else {
-        AdvisoryState::Active
-    }
-}
 
 /// What a party may see of an advisory version.
 pub(crate) fn party_view(v: &AdvisoryVersion, now: &Timestamp) -> Advisory {
@@ -95,6 +83,7 @@ impl RecordAnswers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::v1::AdvisoryState;
 
     fn version(withdrawn: bool, valid_until: i64) -> AdvisoryVersion {
         AdvisoryVersion {

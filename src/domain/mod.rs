@@ -12,10 +12,12 @@
 //! - `vetting`: match a vetting request, grade it, remember the answer and watch the subject.
 //! - `vet_outcome`: what a vet answers ([`Vetted`]) and how its answer is remembered.
 //! - `monitor`: notices to parties and hits to officials when advisories change.
+//! - `feed`: notices and hits as stored ([`StoredNotice`], [`StoredHit`]).
 //! - `strength`: how strong a match is, from the kinds of tokens that matched.
 //! - [`values`]: the contract's enumerations the rules speak in.
 
 mod advisory;
+mod feed;
 pub mod input;
 mod monitor;
 mod strength;
@@ -35,6 +37,7 @@ use crate::store::{AdvisoryVersion, Store, StoreError};
 use values::{AdvisoryState, RiskGrade, SubjectKind, TokenKind};
 
 pub use advisory::{AdvisoryAt, AdvisoryPage, PublishAnswers, Published};
+pub use feed::{PartyAdvisory, StoredHit, StoredNotice};
 pub use input::{
     is_advisory_id, is_key_id, is_label, AdvisoryTerms, Linked, NewAdvisory, PageRequest, Revision,
     SubjectToken, VetQuery, Withdrawal, DEFAULT_PAGE_SIZE, MAX_ADVISORY_TOKENS, MAX_GUIDANCE_CHARS,

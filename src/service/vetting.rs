@@ -9,6 +9,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::views;
 use super::views::vet::{vetted, ResponseAnswers};
 use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::audit::receipts::Receipts;
@@ -259,7 +260,10 @@ impl VettingService for Vetting {
             self.gateway.clone(),
             ctx,
             after_cursor,
-            move |gateway, after| gateway.notices_after(&party, after),
+            move |gateway, after| {
+                let stored = gateway.notices_after(&party, after)?;
+                Ok(stored.into_iter().map(views::feed::notice).collect())
+            },
             |notice: &Notice, entry| {
                 let kind = NoticeKind::try_from(notice.kind)
                     .map(|k| k.as_str_name())

@@ -31,7 +31,8 @@
 //!   check and the auditor's verifier (docs/audit.md); hashing and proof, note and receipt
 //!   verification are the client crate's [`portcullis_client::verify`], re-exported.
 //! - [`domain`]: vetting and advisory rules over validated inputs ([`domain::input`]), answering
-//!   with domain types; no protobuf message crosses into it except in vetting and notices.
+//!   with domain types; no message of the gRPC contract crosses into or out of it (it names
+//!   only the contract's enumerations, [`domain::values`]).
 //! - `service`: the gRPC layer, the only one that knows protobuf messages: the tonic services
 //!   (vetting, advisories, audit), request validation into the domain's inputs, the views that
 //!   build answers, and the single mapping of domain errors to gRPC codes.

@@ -3,23 +3,29 @@
 //!
 //! Inputs arrive as validated types ([`VetQuery`], [`NewAdvisory`], …, in [`input`]), which the
 //! gRPC layer builds from the protobuf messages (`crate::service`'s `validate`); the advisory
-//! rules answer with domain types ([`AdvisoryAt`], [`Published`], [`AdvisoryPage`]) from which
-//! the gRPC layer builds its responses. Successful operations record their audit entry
+//! rules answer with domain types ([`AdvisoryAt`], [`Published`], [`AdvisoryPage`], [`Vetted`],
+//! …) from which the gRPC layer builds its responses. Successful operations record their audit entry
 //! themselves, atomically with their state change; the gRPC layer records failures.
 //!
 //! - [`input`]: the validated inputs and their limits.
 //! - `advisory`: publish, revise, withdraw, read and list advisories.
 //! - `vetting`: match a vetting request, grade it, remember the answer and watch the subject.
+//! - `vet_outcome`: what a vet answers ([`Vetted`]) and how its answer is remembered.
 //! - `monitor`: notices to parties and hits to officials when advisories change.
+//! - `feed`: notices and hits as stored ([`StoredNotice`], [`StoredHit`]).
 //! - `strength`: how strong a match is, from the kinds of tokens that matched.
+//! - `watch_index`: the per-token watch records, written behind the answers from the log.
+//! - `background`: the periodic rounds (expiry announcements, the watch indexer).
 //! - [`values`]: the contract's enumerations the rules speak in.
 
 mod advisory;
 mod background;
+mod feed;
 pub mod input;
 mod monitor;
 mod strength;
 pub mod values;
+mod vet_outcome;
 mod vetting;
 mod watch_index;
 
@@ -31,10 +37,11 @@ use prost_types::Timestamp;
 
 use crate::audit::{AuditError, AuditLog, Unwritable};
 use crate::store::{AdvisoryVersion, Store, StoreError};
-use values::{RiskGrade, SubjectKind, TokenKind};
+use values::{AdvisoryState, RiskGrade, SubjectKind, TokenKind};
 
 pub use advisory::{AdvisoryAt, AdvisoryPage, PublishAnswers, Published};
 pub use background::{announce_expiries, follow_log};
+pub use feed::{PartyAdvisory, StoredHit, StoredNotice};
 pub use input::{
     is_advisory_id, is_key_id, is_label, AdvisoryTerms, Linked, NewAdvisory, PageRequest, Revision,
     SubjectToken, VetQuery, Withdrawal, DEFAULT_PAGE_SIZE, MAX_ADVISORY_TOKENS, MAX_GUIDANCE_CHARS,
@@ -43,6 +50,7 @@ pub use input::{
 };
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
 pub use strength::{tier, tier_of};
+pub use vet_outcome::{Decided, RememberedVet, VetAnswers, VetMatch, VetOutcome, Vetted};
 pub use vetting::strength;
 
 /// Why a call failed. Mapped to a gRPC status in exactly one place (`crate::service`).
@@ -278,6 +286,21 @@ impl Gateway {
 /// Nanoseconds since the epoch (i128, so no timestamp overflows).
 pub(crate) fn nanos(ts: &Timestamp) -> i128 {
     i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
+}
+
+/// The state of an advisory version read at `now`: expiry is computed, not stored.
+pub fn state_at(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryState {
+    if v.withdrawn {
+        AdvisoryState::Withdrawn
+    } else if v
+        .valid_until
+        .as_ref()
+        .is_some_and(|u| nanos(now) >= nanos(u))
+    {
+        AdvisoryState::Expired
+    } else {
+        AdvisoryState::Active
+    }
 }
 
 /// The grade's rank for "highest grade" (NO_TRACE lowest).

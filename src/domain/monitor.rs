@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use prost::Message;
 use prost_types::Timestamp;
 
+use super::feed::{PartyAdvisory, StoredHit, StoredNotice};
+use super::values::{NoticeKind, Relation};
 use super::{visible_to, AdvisoryGuard, Error, Gateway};
 use crate::audit::AuditEntry;
-use crate::proto::v1::{Hit, Notice, NoticeKind};
-use crate::service::views::party_view;
 use crate::store::{AdvisoryVersion, Changes};
 
 /// The most notices or hits read from the store at once.
@@ -22,7 +22,7 @@ pub const FEED_PAGE: usize = 64;
 /// Notices for one change of an advisory, without cursors yet (set at commit).
 #[derive(Debug, Default)]
 pub(crate) struct PendingNotices {
-    notices: Vec<(String, Notice)>,
+    notices: Vec<(String, StoredNotice)>,
 }
 
 impl PendingNotices {
@@ -108,11 +108,11 @@ impl Gateway {
                     if seen.insert((w.party.clone(), w.request_id.clone(), via.clone())) {
                         pending.notices.push((
                             w.party.clone(),
-                            Notice {
+                            StoredNotice {
                                 cursor: 0,
                                 request_id: w.request_id.clone(),
                                 kind: kind as i32,
-                                advisory: Some(party_view(version, now)),
+                                advisory: Some(PartyAdvisory::of(version, now)),
                                 case_reference: w.record.case_reference.clone(),
                                 via,
                             },
@@ -199,12 +199,12 @@ impl Gateway {
     }
 
     /// Up to [`FEED_PAGE`] notices of `party` after `after`.
-    pub fn notices_after(&self, party: &str, after: u64) -> Result<Vec<Notice>, Error> {
+    pub fn notices_after(&self, party: &str, after: u64) -> Result<Vec<StoredNotice>, Error> {
         decode_feed(self.store.notices(party, after, FEED_PAGE)?)
     }
 
     /// Up to [`FEED_PAGE`] hits of official `unit` after `after`.
-    pub fn hits_after(&self, unit: &str, after: u64) -> Result<Vec<Hit>, Error> {
+    pub fn hits_after(&self, unit: &str, after: u64) -> Result<Vec<StoredHit>, Error> {
         decode_feed(self.store.hits(unit, after, FEED_PAGE)?)
     }
 }
@@ -235,8 +235,8 @@ pub(crate) fn hit(
     matched_on: Vec<i32>,
     at: Timestamp,
     audit_index: u64,
-) -> Hit {
-    Hit {
+) -> StoredHit {
+    StoredHit {
         cursor,
         advisory_id: advisory_id.to_owned(),
         advisory_version,
@@ -246,6 +246,6 @@ pub(crate) fn hit(
         matched_on,
         at: Some(at),
         audit_index,
-        relation: crate::proto::v1::Relation::Unspecified as i32,
+        relation: Relation::Unspecified as i32,
     }
 }

@@ -6,11 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use prost::Message;
 use prost_types::Timestamp;
 
-use super::{cursor, rank, subject_kind_i32, token_kind_byte, visible_to, Error, Gateway};
+use super::values::{AdvisoryState, Relation, RiskGrade, TokenKind};
+use super::vet_outcome::{Decided, VetAnswers, VetMatch, VetOutcome, Vetted};
+use super::{
+    cursor, rank, state_at, subject_kind_i32, token_kind_byte, visible_to, AdvisoryAt, Error,
+    Gateway,
+};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::proto::v1::{AdvisoryMatch, AdvisoryState, Relation, RiskGrade, TokenKind, VetResponse};
-use crate::service::views::{party_view, state_at};
 use crate::store::{Changes, IdempotencyRecord, IdempotencyStamp, VetWatch, WatchedToken};
 
 use super::input::{SubjectToken, VetQuery};
@@ -60,13 +63,15 @@ pub(super) fn party_scope(party: &str) -> String {
 impl Gateway {
     /// Vets one subject, and its linked subjects, for `party`. `draft` is the call's audit entry
     /// (actor, method, request fields); on success it is completed and committed with the
-    /// remembered answer.
+    /// answer remembered in the form `answers` gives it. The outcome is durably audited when
+    /// this returns.
     pub async fn vet(
         &self,
         party: &Identity,
         q: VetQuery,
         draft: &AuditEntry,
-    ) -> Result<VetResponse, Error> {
+        answers: &dyn VetAnswers,
+    ) -> Result<Vetted, Error> {
         if !self.settings.load().matching_key_ids.contains(&q.key_id) {
             return Err(Error::invalid(
                 "key_id",
@@ -80,33 +85,42 @@ impl Gateway {
             .await;
 
         if let Some(previous) = self.store.idempotency(&scope, &q.request_id)? {
-            return self.repeat(previous, &fingerprint, draft).await;
+            return self.repeat(previous, &fingerprint, draft, answers).await;
         }
 
         let now = crate::audit::now();
         let found = self.matches(&party.org, &q, &now)?;
-        let owners: Vec<String> = found.matches.iter().map(|(_, o)| o.clone()).collect();
-        let matches: Vec<AdvisoryMatch> = found.matches.into_iter().map(|(m, _)| m).collect();
         let mut entry = draft.clone();
         entry.grade = found.grade as i32;
-        entry.advisory_ids = matches
+        entry.advisory_ids = found
+            .matches
             .iter()
-            .filter_map(|m| m.advisory.as_ref().map(|a| a.advisory_id.clone()))
+            .map(|(m, _)| m.advisory.version.advisory_id.clone())
             .collect();
-        let mut response = VetResponse {
+        let hits: Vec<(String, String, u32, Vec<i32>, i32)> = found
+            .matches
+            .iter()
+            .map(|(m, owner)| {
+                (
+                    owner.clone(),
+                    m.advisory.version.advisory_id.clone(),
+                    m.advisory.version.version,
+                    m.matched_on.iter().map(|k| *k as i32).collect(),
+                    m.relation as i32,
+                )
+            })
+            .collect();
+        let outcome = VetOutcome {
             request_id: q.request_id.clone(),
-            grade: found.grade as i32,
-            matches,
-            audit_index: 0,
-            decided_at: None,
-            error: None,
-            subject_grade: found.subject_grade as i32,
+            grade: found.grade,
+            subject_grade: found.subject_grade,
+            matches: found.matches.into_iter().map(|(m, _)| m).collect(),
         };
         // Everything of the remembered answer but its audit index and time is encoded here,
         // before the writer's serial commit: the writer only appends the stamp.
         let record = IdempotencyRecord {
             fingerprint,
-            response: response.encode_to_vec(),
+            response: answers.remember(&outcome),
             watch: Some(VetWatch {
                 key_id: q.key_id.clone(),
                 subject_kind: subject_kind_i32(q.subject_kind),
@@ -120,21 +134,6 @@ impl Gateway {
         let request_id = q.request_id.clone();
         let party_id = party.org.clone();
         let subject_kind = subject_kind_i32(q.subject_kind);
-        let hits: Vec<(String, String, u32, Vec<i32>, i32)> = response
-            .matches
-            .iter()
-            .zip(owners)
-            .filter_map(|(m, owner)| {
-                let a = m.advisory.as_ref()?;
-                Some((
-                    owner,
-                    a.advisory_id.clone(),
-                    a.version,
-                    m.matched_on.clone(),
-                    m.relation,
-                ))
-            })
-            .collect();
         let any_hit = !hits.is_empty();
         // The request's tokens travel in the remembered answer: the watch indexer writes the
         // per-token watch records from it later, off the answer path (see `watch_index`).
@@ -176,9 +175,13 @@ impl Gateway {
         if any_hit {
             self.feed_changed();
         }
-        response.audit_index = committed.index;
-        response.decided_at = Some(committed.at);
-        Ok(response)
+        Ok(Vetted::New {
+            outcome,
+            decided: Decided {
+                audit_index: committed.index,
+                at: committed.at,
+            },
+        })
     }
 
     /// Answers a repeated request id: the original answer if the content is identical.
@@ -187,35 +190,34 @@ impl Gateway {
         previous: IdempotencyRecord,
         fingerprint: &[u8],
         draft: &AuditEntry,
-    ) -> Result<VetResponse, Error> {
+        answers: &dyn VetAnswers,
+    ) -> Result<Vetted, Error> {
         if previous.fingerprint != fingerprint {
             return Err(Error::AlreadyExists(
                 "request_id: already used by this party with different content".into(),
             ));
         }
-        let mut original = VetResponse::decode(previous.response.as_slice()).map_err(|e| {
-            tracing::error!(error = %e, "remembered vetting answer does not decode");
-            Error::Unreadable(super::Stored::VetAnswer)
-        })?;
-        if previous.decided_at.is_some() {
-            // Encoded before its audit index was known: the stamp carries it.
-            original.audit_index = previous.audit_index;
-            original.decided_at = previous.decided_at;
-        }
-        if original.subject_grade == RiskGrade::Unspecified as i32 {
-            // Remembered before linked subjects existed: every match was on the subject.
-            original.subject_grade = original.grade;
-        }
+        let Some(summary) = answers.summary(&previous.response) else {
+            tracing::error!("remembered vetting answer does not decode");
+            return Err(Error::Unreadable(super::Stored::VetAnswer));
+        };
+        // Encoded before its audit index was known: the stamp carries it.
+        let decided = previous.decided_at.map(|at| Decided {
+            audit_index: previous.audit_index,
+            at,
+        });
         let mut entry = draft.clone();
-        entry.grade = original.grade;
-        entry.detail = format!("repeat of audit entry {}", original.audit_index);
-        entry.advisory_ids = original
-            .matches
-            .iter()
-            .filter_map(|m| m.advisory.as_ref().map(|a| a.advisory_id.clone()))
-            .collect();
+        entry.grade = summary.grade;
+        entry.detail = format!(
+            "repeat of audit entry {}",
+            decided.map_or(summary.audit_index, |d| d.audit_index)
+        );
+        entry.advisory_ids = summary.advisory_ids;
         self.log.record(entry).await?;
-        Ok(original)
+        Ok(Vetted::Repeat {
+            remembered: previous.response,
+            decided,
+        })
     }
 
     /// Every advisory `party` may see that matches the subject or a linked subject now, once
@@ -242,23 +244,25 @@ impl Gateway {
                 if state_at(&v, now) != AdvisoryState::Active || !visible_to(&v, party, kind) {
                     continue;
                 }
-                let m = AdvisoryMatch {
-                    advisory: Some(party_view(&v, now)),
-                    matched_on: kinds.iter().map(|k| *k as i32).collect(),
-                    strength: strength(&kinds) as i32,
+                let owner = v.owner_org.clone();
+                let m = VetMatch {
+                    matched_on: kinds.iter().copied().collect(),
+                    strength: strength(&kinds),
+                    tier: super::strength::tier(&kinds),
                     via: via.to_owned(),
-                    relation: relation as i32,
-                    tier: super::strength::tier(&kinds) as i32,
+                    relation,
+                    advisory: AdvisoryAt {
+                        version: v,
+                        at: *now,
+                    },
                 };
-                matches.push((path, m, v.owner_org));
+                matches.push((path, m, owner));
             }
         }
         matches.sort_by(|(pa, a, _), (pb, b, _)| {
-            let key = |m: &AdvisoryMatch| {
-                m.advisory
-                    .as_ref()
-                    .map(|a| (rank(a.grade), a.advisory_id.clone()))
-                    .unwrap_or_default()
+            let key = |m: &VetMatch| {
+                let v = &m.advisory.version;
+                (rank(v.grade), v.advisory_id.clone())
             };
             let (ga, ia) = key(a);
             let (gb, ib) = key(b);
@@ -268,8 +272,7 @@ impl Gateway {
             matches
                 .iter()
                 .filter(|(path, _, _)| !on_subject || *path == 0)
-                .filter_map(|(_, m, _)| m.advisory.as_ref())
-                .filter_map(|a| RiskGrade::try_from(a.grade).ok())
+                .filter_map(|(_, m, _)| RiskGrade::try_from(m.advisory.version.grade).ok())
                 .max_by_key(|g| *g as i32)
                 .unwrap_or(RiskGrade::NoTrace)
         };
@@ -291,7 +294,7 @@ struct Found {
     /// Highest grade over matches on the subject itself.
     subject_grade: RiskGrade,
     /// Each match with the official unit owning its advisory, highest grade first.
-    matches: Vec<(AdvisoryMatch, String)>,
+    matches: Vec<(VetMatch, String)>,
 }
 
 /// The request's paths in order: the subject (via `""`, no relation), then each linked subject.

@@ -168,7 +168,10 @@ impl AdvisoryService for Advisories {
             self.gateway.clone(),
             ctx,
             after_cursor,
-            move |gateway, after| gateway.hits_after(&unit, after),
+            move |gateway, after| {
+                let stored = gateway.hits_after(&unit, after)?;
+                Ok(stored.into_iter().map(views::feed::hit).collect())
+            },
             |hit: &Hit, entry| {
                 entry.advisory_ids = vec![hit.advisory_id.clone()];
                 entry.subject_kind = hit.subject_kind;

@@ -9,9 +9,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::views;
+use super::views::vet::{vetted, ResponseAnswers};
 use super::{clip, fail, feed_stream, record_open, CallContext};
 use crate::audit::receipts::Receipts;
-use crate::domain::{Error, Gateway, VetQuery};
+use crate::domain::{Error, Gateway, Stored, VetQuery};
 use crate::identity::Identity;
 use crate::limits::{Class, Limiter};
 use crate::proto::v1::vetting_service_server::VettingService;
@@ -64,7 +66,10 @@ async fn vet_one(
     entry.tokens = msg.tokens.iter().take(AUDITED_TOKENS).cloned().collect();
     entry.linked = audited_linked(&msg.linked);
     let result = match VetQuery::try_from(msg) {
-        Ok(q) => gateway.vet(party, q, &entry).await,
+        Ok(q) => gateway
+            .vet(party, q, &entry, &ResponseAnswers)
+            .await
+            .and_then(|v| vetted(v).ok_or(Error::Unreadable(Stored::VetAnswer))),
         Err(e) => Err(e),
     };
     match result {
@@ -255,7 +260,10 @@ impl VettingService for Vetting {
             self.gateway.clone(),
             ctx,
             after_cursor,
-            move |gateway, after| gateway.notices_after(&party, after),
+            move |gateway, after| {
+                let stored = gateway.notices_after(&party, after)?;
+                Ok(stored.into_iter().map(views::feed::notice).collect())
+            },
             |notice: &Notice, entry| {
                 let kind = NoticeKind::try_from(notice.kind)
                     .map(|k| k.as_str_name())

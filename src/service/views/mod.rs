@@ -1,42 +1,20 @@
 //! The answers the gRPC layer builds from the domain's results: what a party and an official see
-//! of an advisory version, and the remembered answer of a publish.
+//! of an advisory version, and the remembered answer of a publish; the answer to a vet
+//! ([`vet`]); the notices and hits of watch streams ([`feed`]).
+
+pub(crate) mod feed;
+pub(crate) mod vet;
 
 use prost::Message;
 use prost_types::Timestamp;
 
-use crate::domain::{nanos, AdvisoryAt, AdvisoryPage, PublishAnswers};
-use crate::proto::v1::{Advisory, AdvisoryRecord, AdvisoryState, ListAdvisoriesResponse};
+use crate::domain::{AdvisoryAt, AdvisoryPage, PartyAdvisory, PublishAnswers};
+use crate::proto::v1::{Advisory, AdvisoryRecord, ListAdvisoriesResponse};
 use crate::store::AdvisoryVersion;
-
-/// The state of an advisory version read at `now`: expiry is computed, not stored.
-pub(crate) fn state_at(v: &AdvisoryVersion, now: &Timestamp) -> AdvisoryState {
-    if v.withdrawn {
-        AdvisoryState::Withdrawn
-    } else if v
-        .valid_until
-        .as_ref()
-        .is_some_and(|u| nanos(now) >= nanos(u))
-    {
-        AdvisoryState::Expired
-    } else {
-        AdvisoryState::Active
-    }
-}
 
 /// What a party may see of an advisory version.
 pub(crate) fn party_view(v: &AdvisoryVersion, now: &Timestamp) -> Advisory {
-    Advisory {
-        advisory_id: v.advisory_id.clone(),
-        version: v.version,
-        grade: v.grade,
-        likelihood: v.likelihood,
-        handling: v.handling,
-        guidance: v.guidance.clone(),
-        applies_to: v.applies_to.clone(),
-        issued_at: v.issued_at,
-        valid_until: v.valid_until,
-        state: state_at(v, now) as i32,
-    }
+    feed::advisory(PartyAdvisory::of(v, now))
 }
 
 /// What an official sees of an advisory version.
@@ -95,6 +73,8 @@ impl RecordAnswers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::state_at;
+    use crate::proto::v1::AdvisoryState;
 
     fn version(withdrawn: bool, valid_until: i64) -> AdvisoryVersion {
         AdvisoryVersion {

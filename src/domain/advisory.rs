@@ -325,29 +325,34 @@ impl Gateway {
     ) -> Result<AdvisoryAt, Error> {
         let now = crate::audit::now();
         let valid_until = self.check_terms(&rev.terms, &now)?;
-        let guard = self.lock_for_change().await?;
-        let current = self.current_for_change(official, &rev.advisory_id, rev.expected_version)?;
-        let Revision { terms, .. } = rev;
-        let next = AdvisoryVersion {
-            version: current.version + 1,
-            grade: terms.grade as i32,
-            likelihood: terms.likelihood as i32,
-            handling: terms.handling as i32,
-            guidance: terms.guidance,
-            applies_to: terms.applies_to.iter().map(|k| *k as i32).collect(),
-            issued_at: Some(now),
-            valid_until: Some(valid_until),
-            audience: terms.audience,
-            internal_reference: if terms.internal_reference.is_empty() {
-                current.internal_reference.clone()
-            } else {
-                terms.internal_reference
+        let Revision {
+            advisory_id,
+            expected_version,
+            terms,
+        } = rev;
+        self.next_version(
+            official,
+            &advisory_id,
+            expected_version,
+            draft,
+            now,
+            |current| AdvisoryVersion {
+                grade: terms.grade as i32,
+                likelihood: terms.likelihood as i32,
+                handling: terms.handling as i32,
+                guidance: terms.guidance,
+                applies_to: terms.applies_to.iter().map(|k| *k as i32).collect(),
+                valid_until: Some(valid_until),
+                audience: terms.audience,
+                internal_reference: if terms.internal_reference.is_empty() {
+                    current.internal_reference.clone()
+                } else {
+                    terms.internal_reference
+                },
+                ..current.clone()
             },
-            published_by: official.uri.clone(),
-            ..current.clone()
-        };
-        self.commit_version(&current, next, draft, &now, guard)
-            .await
+        )
+        .await
     }
 
     /// Withdraws an advisory, as version n+1; it stops matching at once.
@@ -358,15 +363,45 @@ impl Gateway {
         draft: &AuditEntry,
     ) -> Result<AdvisoryAt, Error> {
         let now = crate::audit::now();
+        let Withdrawal {
+            advisory_id,
+            expected_version,
+            reason,
+        } = w;
+        self.next_version(
+            official,
+            &advisory_id,
+            expected_version,
+            draft,
+            now,
+            |current| AdvisoryVersion {
+                withdrawn: true,
+                withdraw_reason: reason,
+                ..current.clone()
+            },
+        )
+        .await
+    }
+
+    /// Commits version n+1 of `advisory_id`, as `change` makes it from version n (numbered,
+    /// dated `now` and signed by `official` here), under the advisory lock and only if version n
+    /// is `expected_version` and the official's unit owns it.
+    async fn next_version(
+        &self,
+        official: &Identity,
+        advisory_id: &str,
+        expected_version: u32,
+        draft: &AuditEntry,
+        now: Timestamp,
+        change: impl FnOnce(&AdvisoryVersion) -> AdvisoryVersion,
+    ) -> Result<AdvisoryAt, Error> {
         let guard = self.lock_for_change().await?;
-        let current = self.current_for_change(official, &w.advisory_id, w.expected_version)?;
+        let current = self.current_for_change(official, advisory_id, expected_version)?;
         let next = AdvisoryVersion {
             version: current.version + 1,
             issued_at: Some(now),
-            withdrawn: true,
-            withdraw_reason: w.reason,
             published_by: official.uri.clone(),
-            ..current.clone()
+            ..change(&current)
         };
         self.commit_version(&current, next, draft, &now, guard)
             .await

@@ -21,7 +21,7 @@ impl Drop for TempDir {
 }
 
 /// The gateway under load: a child process of ours, or a remote one.
-pub(super) struct Gateway {
+pub(super) struct GatewayUnderTest {
     /// `https://localhost:PORT`.
     pub(super) server: String,
     /// The child process (dropped first: it is stopped before its directory is removed).
@@ -32,10 +32,10 @@ pub(super) struct Gateway {
     clk_tck: f64,
 }
 
-impl Gateway {
+impl GatewayUnderTest {
     /// A gateway we do not run: nothing of it is measured.
-    pub(super) fn remote(server: String) -> Gateway {
-        Gateway {
+    pub(super) fn remote(server: String) -> GatewayUnderTest {
+        GatewayUnderTest {
             server,
             child: None,
             dir: None,
@@ -45,7 +45,7 @@ impl Gateway {
 
     /// Writes the benchmark configuration in a new temporary directory and starts a gateway on
     /// it.
-    pub(super) fn start(run_id: &str, cache_mb: Option<u64>) -> Result<Gateway, Error> {
+    pub(super) fn start(run_id: &str, cache_mb: Option<u64>) -> Result<GatewayUnderTest, Error> {
         let path =
             std::env::temp_dir().join(format!("portcullis-bench-{}-{run_id}", std::process::id()));
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
@@ -53,7 +53,7 @@ impl Gateway {
         let config = dir.0.join("bench.toml");
         std::fs::write(&config, bench_config(cache_mb)?).map_err(|e| Error::io(&config, e))?;
         let child = spawn(&config, &dir.0.join("data"))?;
-        Ok(Gateway {
+        Ok(GatewayUnderTest {
             server: child.server(),
             child: Some(child),
             dir: Some(dir),

@@ -36,7 +36,7 @@ mod scenarios;
 
 use std::time::Duration;
 
-use self::gateway::Gateway;
+use self::gateway::GatewayUnderTest;
 use self::load::{errors_text, Load};
 use self::report::{set_ratios, Report, Row, Settings, Startup};
 use self::requests::{Clients, Run};
@@ -124,8 +124,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
     }
 
     let mut gateway = match &args.server {
-        Some(server) => Gateway::remote(server.clone()),
-        None => Gateway::start(&run.to_string(), args.cache_mb)?,
+        Some(server) => GatewayUnderTest::remote(server.clone()),
+        None => GatewayUnderTest::start(&run.to_string(), args.cache_mb)?,
     };
     let mut startups = Vec::new();
     if let Some(child) = &gateway.child {

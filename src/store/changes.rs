@@ -50,7 +50,7 @@ impl Changes {
     }
 
     /// Remembers the answer to `request_id` within `scope`, already encoded (an
-    /// [`IdempotencyRecord`], possibly completed by an appended [`IdempotencyStamp`]).
+    /// [`IdempotencyRecord`], possibly completed by an appended [`IdempotencyStamp`](super::IdempotencyStamp)).
     pub fn idempotency_encoded(
         &mut self,
         scope: &str,

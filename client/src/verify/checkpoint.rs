@@ -1,5 +1,5 @@
 //! C2SP `tlog-checkpoint` bodies: the log's origin, its tree size, its root hash and any
-//! extension lines, as [`NoteVerifier`](super::note::NoteVerifier) returns them once the
+//! extension lines, as [`NoteVerifier`] returns them once the
 //! signature is checked.
 //!
 //! ```text
@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::merkle::Hash;
-use super::note::NoteError;
+use super::note::{NoteError, NoteVerifier};
 
 /// A checkpoint body: the log's origin, its tree size and the root hash at that size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +104,36 @@ pub(crate) fn parse_body(text: &str) -> Result<Checkpoint, NoteError> {
             })
             .collect::<Result<_, _>>()?,
     })
+}
+
+/// Verifying a signed checkpoint is a signed note's check ([`NoteVerifier::verified_text`])
+/// followed by this module's reading of the body.
+impl NoteVerifier {
+    /// Parses and verifies a signed checkpoint; returns the checkpoint if a signature line by
+    /// this key verifies (signatures by other keys are ignored).
+    ///
+    /// Rejects: control characters, no blank line before the signatures, malformed or too many
+    /// signature lines, no signature by this key, a signature by this key that does not verify,
+    /// a text without origin / size / root lines, a size that is not plain decimal, a root
+    /// that is not canonical base64 of 32 bytes, and an origin other than `expected_origin`
+    /// (when given).
+    pub fn verify(
+        &self,
+        note: &str,
+        expected_origin: Option<&str>,
+    ) -> Result<Checkpoint, NoteError> {
+        let text = self.verified_text(note)?;
+        let checkpoint = parse_body(text)?;
+        if let Some(expected) = expected_origin {
+            if checkpoint.origin != expected {
+                return Err(NoteError::OriginMismatch {
+                    expected: expected.to_owned(),
+                    found: checkpoint.origin,
+                });
+            }
+        }
+        Ok(checkpoint)
+    }
 }
 
 #[cfg(test)]

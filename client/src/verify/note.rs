@@ -19,8 +19,6 @@ use base64::Engine as _;
 use ring::digest::{digest, SHA256};
 use ring::signature::{UnparsedPublicKey, ED25519};
 
-use super::checkpoint::{parse_body, Checkpoint};
-
 /// Signature type identifier of Ed25519 in signed notes (C2SP signed-note).
 pub const ED25519_TYPE: u8 = 0x01;
 /// The start of every signature line: em dash (U+2014) and a space.
@@ -291,32 +289,6 @@ impl NoteVerifier {
     /// The key id.
     pub fn key_id(&self) -> [u8; 4] {
         self.key_id
-    }
-
-    /// Parses and verifies a signed checkpoint; returns the checkpoint if a signature line by
-    /// this key verifies (signatures by other keys are ignored).
-    ///
-    /// Rejects: control characters, no blank line before the signatures, malformed or too many
-    /// signature lines, no signature by this key, a signature by this key that does not verify,
-    /// a text without origin / size / root lines, a size that is not plain decimal, a root
-    /// that is not canonical base64 of 32 bytes, and an origin other than `expected_origin`
-    /// (when given).
-    pub fn verify(
-        &self,
-        note: &str,
-        expected_origin: Option<&str>,
-    ) -> Result<Checkpoint, NoteError> {
-        let text = self.verified_text(note)?;
-        let checkpoint = parse_body(text)?;
-        if let Some(expected) = expected_origin {
-            if checkpoint.origin != expected {
-                return Err(NoteError::OriginMismatch {
-                    expected: expected.to_owned(),
-                    found: checkpoint.origin,
-                });
-            }
-        }
-        Ok(checkpoint)
     }
 
     /// Checks the signed-note syntax and this key's signature; returns the signed text (any

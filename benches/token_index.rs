@@ -10,7 +10,7 @@ use std::path::Path;
 
 use portcullis::store::{AdvisoryVersion, Changes, LeafRecord, Store};
 use portcullis::tokens::recall::{sample_people, Corpus};
-use portcullis::tokens::{derive, IdentityFields, MatchingKey, TokenKind};
+use portcullis::tokens::{derive, CanonicalKind, IdentityFields, MatchingKey};
 
 fn dir_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
@@ -62,7 +62,10 @@ fn main() {
                 .into_iter()
                 .filter(|t| {
                     variants
-                        || matches!(t.kind, TokenKind::PersonNameDob | TokenKind::PersonNameYob)
+                        || matches!(
+                            t.kind,
+                            CanonicalKind::PersonNameDob | CanonicalKind::PersonNameYob
+                        )
                 })
                 .map(|t| {
                     let kind = portcullis::proto::v1::TokenKind::from_str_name(t.kind.name())

@@ -46,7 +46,10 @@ fn request(elements: Vec<Vec<u8>>) -> EvaluateRequest {
 fn blinded(n: usize) -> (Blinded, Vec<Vec<u8>>) {
     let inputs = (0..n)
         .map(|i| {
-            portcullis::oprf::input(portcullis::tokens::TokenKind::Email, &format!("{i}@x.org"))
+            portcullis::oprf::input(
+                portcullis::tokens::CanonicalKind::Email,
+                &format!("{i}@x.org"),
+            )
         })
         .collect();
     let b = Blinded::new(inputs).unwrap();

@@ -12,7 +12,9 @@ use common::{certs, client};
 
 fn elements(n: usize) -> Vec<Vec<u8>> {
     let inputs = (0..n)
-        .map(|i| portcullis::oprf::input(portcullis::tokens::TokenKind::Email, &format!("{i}@x")))
+        .map(|i| {
+            portcullis::oprf::input(portcullis::tokens::CanonicalKind::Email, &format!("{i}@x"))
+        })
         .collect();
     Blinded::new(inputs)
         .unwrap()

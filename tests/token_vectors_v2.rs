@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use portcullis::oprf::{input, Blinded, ServerKey};
-use portcullis::tokens::TokenKind;
+use portcullis::tokens::CanonicalKind;
 use serde_json::{json, Value};
 
 fn path(name: &str) -> PathBuf {
@@ -47,7 +47,7 @@ fn compute() -> Value {
             continue;
         };
         for t in tokens {
-            let kind = TokenKind::from_name(t["kind"].as_str().unwrap()).unwrap();
+            let kind = CanonicalKind::from_name(t["kind"].as_str().unwrap()).unwrap();
             let canonical = t["canonical"].as_str().unwrap();
             let n = cases.len();
             let msg = input(kind, canonical);
@@ -117,7 +117,7 @@ fn every_v2_vector_recomputes() {
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
-    for kind in TokenKind::ALL {
+    for kind in CanonicalKind::ALL {
         assert!(
             kinds.contains(kind.name()),
             "no v2 vector of {}",
@@ -129,7 +129,7 @@ fn every_v2_vector_recomputes() {
 #[test]
 fn the_same_token_under_any_blind_has_the_same_digest() {
     let key = test_key();
-    let msg = input(TokenKind::Email, "a@example.org");
+    let msg = input(CanonicalKind::Email, "a@example.org");
     let mut digests = Vec::new();
     for n in [3usize, 77, 200] {
         let b = Blinded::with_blinds(vec![msg.clone()], &[blind(n)]).unwrap();

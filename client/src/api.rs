@@ -259,7 +259,7 @@ pub fn match_tokens(tokens: &[Token]) -> Vec<MatchToken> {
 }
 
 /// The wire kind of a token kind (both spell the same names).
-pub fn proto_token_kind(kind: crate::tokens::TokenKind) -> pb::TokenKind {
+pub fn proto_token_kind(kind: crate::tokens::CanonicalKind) -> pb::TokenKind {
     pb::TokenKind::from_str_name(kind.name()).unwrap_or(pb::TokenKind::Unspecified)
 }
 
@@ -277,7 +277,7 @@ pub fn retry_after(status: &tonic::Status) -> Option<std::time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::{derive, IdentityFields, MatchingKey, TokenKind};
+    use crate::tokens::{derive, CanonicalKind, IdentityFields, MatchingKey};
 
     fn tokens(name: &str) -> Vec<Token> {
         let key = MatchingKey::new("dev-1", [7; 32]).unwrap();
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_its_wire_kind() {
-        for kind in TokenKind::ALL {
+        for kind in CanonicalKind::ALL {
             assert_eq!(proto_token_kind(kind).as_str_name(), kind.name());
         }
     }

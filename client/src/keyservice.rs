@@ -12,7 +12,7 @@ use crate::api::retry_after;
 use crate::oprf::{Blinded, OprfError, PublicKey, MAX_BATCH};
 use crate::proto::v1::key_service_client::KeyServiceClient;
 use crate::proto::v1::{EvaluateRequest, GetPublicKeyRequest};
-use crate::tokens::{IdentityFields, Token, TokenError, TokenKind};
+use crate::tokens::{CanonicalKind, IdentityFields, Token, TokenError};
 
 /// How often one batch is retried after the key service's quota turned it away.
 const QUOTA_RETRIES: usize = 20;
@@ -143,7 +143,7 @@ impl KeyServiceConnection {
     /// in order.
     pub async fn digests_of(
         &mut self,
-        pairs: &[(TokenKind, String)],
+        pairs: &[(CanonicalKind, String)],
     ) -> Result<Vec<[u8; 32]>, KeyServiceError> {
         let inputs = pairs
             .iter()
@@ -184,7 +184,7 @@ impl KeyServiceConnection {
 /// [`KeyServiceConnection::digests_of`] or a v1 key, possibly for several subjects' pairs at
 /// once).
 pub fn with_digests(
-    pairs: Vec<(TokenKind, String)>,
+    pairs: Vec<(CanonicalKind, String)>,
     digests: &mut impl Iterator<Item = [u8; 32]>,
 ) -> Vec<Token> {
     pairs

@@ -22,7 +22,7 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `kind.rs` | [`TokenKind`]: order, labels, proto names |
+//! | `kind.rs` | [`CanonicalKind`]: order, labels, proto names |
 //! | `error.rs` | [`TokenError`] |
 //! | `key.rs` | [`MatchingKey`] and its key file |
 //! | `derive.rs` | which tokens [`IdentityFields`] give, and their v1 digests |
@@ -54,6 +54,6 @@ pub use derive::{canonicals, derive, digest, IdentityFields, Token, DIGEST_PREFI
 pub use documents::{canonical_company_number, canonical_travel_document};
 pub use error::TokenError;
 pub use key::MatchingKey;
-pub use kind::TokenKind;
+pub use kind::CanonicalKind;
 pub use names::{canonical_name, canonical_org_name, LEGAL_FORM_WORDS, TITLE_WORDS};
 pub use places::canonical_postcode;

@@ -4,7 +4,7 @@
 
 use crate::keyservice::client::{with_digests, Scheme};
 use crate::proto::v1::{LinkedSubject, Relation};
-use crate::tokens::{IdentityFields, Token, TokenKind};
+use crate::tokens::{CanonicalKind, IdentityFields, Token};
 use crate::Error;
 
 use super::common::match_tokens;
@@ -112,7 +112,7 @@ impl LinkSpec {
     /// The linked subject with its tokens derived under `key`.
     /// The kinds and canonical forms of the linked subject's tokens (digested by the caller,
     /// with the subject's, under the same scheme).
-    pub(crate) fn canonicals(&self) -> Result<Vec<(TokenKind, String)>, Error> {
+    pub(crate) fn canonicals(&self) -> Result<Vec<(CanonicalKind, String)>, Error> {
         crate::tokens::canonicals(&self.fields)
             .map_err(|e| Error::Usage(format!("linked subject {}: {e}", self.label)))
     }
@@ -122,7 +122,7 @@ impl LinkSpec {
 /// order, or the first problem.
 pub(crate) fn linked_canonicals(
     specs: &[LinkSpec],
-) -> Result<Vec<Vec<(TokenKind, String)>>, Error> {
+) -> Result<Vec<Vec<(CanonicalKind, String)>>, Error> {
     if specs.len() > crate::domain::MAX_LINKED {
         return Err(Error::Usage(format!(
             "{} linked subjects; a request carries at most {}",
@@ -152,7 +152,7 @@ pub(crate) async fn subject_and_linked(
 ) -> Result<(Vec<Token>, Vec<LinkedSubject>), Error> {
     let subject = crate::tokens::canonicals(fields)?;
     let links = linked_canonicals(specs)?;
-    let pairs: Vec<(TokenKind, String)> = subject
+    let pairs: Vec<(CanonicalKind, String)> = subject
         .iter()
         .chain(links.iter().flatten())
         .cloned()
@@ -221,13 +221,17 @@ mod tests {
         assert_eq!(tokens.len(), 1);
         assert_eq!(
             tokens[0].digest,
-            crate::tokens::digest(&key, TokenKind::TravelDocument, "GBR|123456789")
+            crate::tokens::digest(&key, CanonicalKind::TravelDocument, "GBR|123456789")
         );
         assert_eq!(got[0].tokens.len(), 1);
         assert_eq!(got[0].relation, Relation::Controller as i32);
         assert_eq!(
             got[0].tokens[0].digest,
-            crate::tokens::digest(&key, TokenKind::PersonNameBirthMonth, "jane smith|1970-05")
+            crate::tokens::digest(
+                &key,
+                CanonicalKind::PersonNameBirthMonth,
+                "jane smith|1970-05"
+            )
         );
         let e = linked_canonicals(&[a.clone(), a]).unwrap_err();
         assert_eq!(e.to_string(), "linked subject label a given twice");

@@ -6,7 +6,7 @@
 
 pub use portcullis_client::keyservice::{with_digests, KeyServiceConnection, KeyServiceError};
 
-use crate::tokens::{IdentityFields, MatchingKey, Token, TokenKind};
+use crate::tokens::{CanonicalKind, IdentityFields, MatchingKey, Token};
 use crate::Error;
 
 /// A key service's failure as the command line reports it (`key service URL: reason`), a local
@@ -52,7 +52,10 @@ impl Scheme {
     }
 
     /// The digests of `(kind, canonical)` pairs, in order.
-    pub async fn digests(&mut self, pairs: &[(TokenKind, String)]) -> Result<Vec<[u8; 32]>, Error> {
+    pub async fn digests(
+        &mut self,
+        pairs: &[(CanonicalKind, String)],
+    ) -> Result<Vec<[u8; 32]>, Error> {
         match self {
             Scheme::Hmac(key) => Ok(pairs
                 .iter()

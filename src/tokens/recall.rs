@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
-use super::{derive, IdentityFields, MatchingKey, TokenError, TokenKind};
+use super::{derive, CanonicalKind, IdentityFields, MatchingKey, TokenError};
 
 mod variations;
 
@@ -131,7 +131,7 @@ fn tokens(
     key: &MatchingKey,
     name: &str,
     dob: &str,
-) -> Result<BTreeMap<[u8; 32], TokenKind>, TokenError> {
+) -> Result<BTreeMap<[u8; 32], CanonicalKind>, TokenError> {
     let fields = IdentityFields {
         name: Some(name.to_owned()),
         dob: Some(dob.to_owned()),
@@ -145,8 +145,8 @@ fn tokens(
 
 /// The kinds two token sets share, as proto kinds.
 fn shared(
-    a: &BTreeMap<[u8; 32], TokenKind>,
-    b: &BTreeMap<[u8; 32], TokenKind>,
+    a: &BTreeMap<[u8; 32], CanonicalKind>,
+    b: &BTreeMap<[u8; 32], CanonicalKind>,
 ) -> BTreeSet<ProtoKind> {
     a.iter()
         .filter(|(d, _)| b.contains_key(*d))

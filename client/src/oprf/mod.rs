@@ -16,7 +16,7 @@ use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
 use voprf::{Group, Ristretto255};
 
-use crate::tokens::TokenKind;
+use crate::tokens::CanonicalKind;
 
 mod client;
 
@@ -74,7 +74,7 @@ pub enum OprfError {
 }
 
 /// The v2 input of one token.
-pub fn input(kind: TokenKind, canonical: &str) -> Vec<u8> {
+pub fn input(kind: CanonicalKind, canonical: &str) -> Vec<u8> {
     let label = kind.label();
     let mut out = Vec::with_capacity(INPUT_PREFIX.len() + label.len() + 1 + canonical.len());
     out.extend_from_slice(INPUT_PREFIX.as_bytes());
@@ -447,8 +447,8 @@ mod tests {
         let server = ServerKey::generate("dev-2").unwrap();
         let pk = PublicKey::parse(&server.public_key().to_line()).unwrap();
         let inputs = vec![
-            input(TokenKind::Email, "a@example.org"),
-            input(TokenKind::Email, "b@example.org"),
+            input(CanonicalKind::Email, "a@example.org"),
+            input(CanonicalKind::Email, "b@example.org"),
         ];
         let blinded = Blinded::new(inputs.clone()).unwrap();
         let sent: Vec<Vec<u8>> = blinded.elements().iter().map(|e| e.to_vec()).collect();

@@ -11,7 +11,7 @@ use super::documents::{canonical_company_number, canonical_travel_document};
 use super::names::{canonical_name, canonical_org_name};
 use super::places::{canonical_country, canonical_postcode};
 use super::text::{is_year, is_year_month, trim};
-use super::{variants, MatchingKey, TokenError, TokenKind};
+use super::{variants, CanonicalKind, MatchingKey, TokenError};
 
 /// The prefix of every digested message: `"portcullis:v1:"`.
 pub const DIGEST_PREFIX: &str = "portcullis:v1:";
@@ -45,7 +45,7 @@ pub struct IdentityFields {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     /// Its kind.
-    pub kind: TokenKind,
+    pub kind: CanonicalKind,
     /// The canonical string that was digested (after the label).
     pub canonical: String,
     /// `HMAC-SHA256(key, "portcullis:v1:" + label + ":" + canonical)`.
@@ -61,7 +61,7 @@ impl Token {
 
 /// The digest of one canonical string:
 /// `HMAC-SHA256(key, "portcullis:v1:" + kind.label() + ":" + canonical)`.
-pub fn digest(key: &MatchingKey, kind: TokenKind, canonical: &str) -> [u8; 32] {
+pub fn digest(key: &MatchingKey, kind: CanonicalKind, canonical: &str) -> [u8; 32] {
     let mut ctx = hmac::Context::with_key(key.hmac_key());
     ctx.update(DIGEST_PREFIX.as_bytes());
     ctx.update(kind.label().as_bytes());
@@ -73,7 +73,7 @@ pub fn digest(key: &MatchingKey, kind: TokenKind, canonical: &str) -> [u8; 32] {
     out
 }
 
-/// Derive every token the fields give, in [`TokenKind`] order (docs/tokens.md, "Which tokens a
+/// Derive every token the fields give, in [`CanonicalKind`] order (docs/tokens.md, "Which tokens a
 /// client derives"):
 /// name + dob → `PERSON_NAME_DOB`, `PERSON_NAME_YOB` and `PERSON_NAME_BIRTH_MONTH` (a year and
 /// month give only the last, a year alone only `PERSON_NAME_YOB`);
@@ -99,7 +99,7 @@ pub fn derive(key: &MatchingKey, fields: &IdentityFields) -> Result<Vec<Token>, 
 
 /// The kinds and canonical forms [`derive()`] would digest, without digesting them: what a
 /// tokens v2 client blinds and sends to the key service (same rules and errors).
-pub fn canonicals(fields: &IdentityFields) -> Result<Vec<(TokenKind, String)>, TokenError> {
+pub fn canonicals(fields: &IdentityFields) -> Result<Vec<(CanonicalKind, String)>, TokenError> {
     canonicals_on(fields, today_utc())
 }
 
@@ -113,7 +113,7 @@ enum Birth {
 fn canonicals_on(
     fields: &IdentityFields,
     today: Date,
-) -> Result<Vec<(TokenKind, String)>, TokenError> {
+) -> Result<Vec<(CanonicalKind, String)>, TokenError> {
     let f = fields;
     if f.name.is_none()
         && f.dob.is_none()
@@ -185,44 +185,51 @@ fn canonicals_on(
         ));
     }
 
-    let mut out: Vec<(TokenKind, String)> = Vec::new();
+    let mut out: Vec<(CanonicalKind, String)> = Vec::new();
     if let (Some(name), Some(birth)) = (&name, &birth) {
         match birth {
             Birth::Date(date) => {
-                out.push((TokenKind::PersonNameDob, format!("{name}|{date}")));
-                out.push((TokenKind::PersonNameYob, format!("{name}|{}", &date[..4])));
+                out.push((CanonicalKind::PersonNameDob, format!("{name}|{date}")));
+                out.push((
+                    CanonicalKind::PersonNameYob,
+                    format!("{name}|{}", &date[..4]),
+                ));
             }
-            Birth::Year(year) => out.push((TokenKind::PersonNameYob, format!("{name}|{year}"))),
+            Birth::Year(year) => out.push((CanonicalKind::PersonNameYob, format!("{name}|{year}"))),
             Birth::Month(_) => {}
         }
     }
     if let (Some(name), Some(postcode)) = (&name, &postcode) {
-        out.push((TokenKind::PersonNamePostcode, format!("{name}|{postcode}")));
+        out.push((
+            CanonicalKind::PersonNamePostcode,
+            format!("{name}|{postcode}"),
+        ));
     }
     if let Some(passport) = passport {
-        out.push((TokenKind::TravelDocument, passport));
+        out.push((CanonicalKind::TravelDocument, passport));
     }
     if let Some(company) = company {
-        out.push((TokenKind::CompanyNumber, company));
+        out.push((CanonicalKind::CompanyNumber, company));
     }
     if let (Some(org), Some(country)) = (&org, &country) {
-        out.push((TokenKind::OrganisationName, format!("{org}|{country}")));
+        out.push((CanonicalKind::OrganisationName, format!("{org}|{country}")));
     }
     if let Some(wallet) = wallet {
-        out.push((TokenKind::CryptoWallet, wallet));
+        out.push((CanonicalKind::CryptoWallet, wallet));
     }
     if let Some(email) = email {
-        out.push((TokenKind::Email, email));
+        out.push((CanonicalKind::Email, email));
     }
     if let (Some(name), Some(birth)) = (&name, &birth) {
         match birth {
             Birth::Date(date) => out.push((
-                TokenKind::PersonNameBirthMonth,
+                CanonicalKind::PersonNameBirthMonth,
                 format!("{name}|{}", &date[..7]),
             )),
-            Birth::Month(month) => {
-                out.push((TokenKind::PersonNameBirthMonth, format!("{name}|{month}")))
-            }
+            Birth::Month(month) => out.push((
+                CanonicalKind::PersonNameBirthMonth,
+                format!("{name}|{month}"),
+            )),
             Birth::Year(_) => {}
         }
     }
@@ -252,7 +259,7 @@ mod tests {
         let today = day(2026, Month::December, 1);
         let tokens = derive_on(&k, &fields("1966-03"), today).unwrap();
         assert_eq!(tokens.len(), 1);
-        assert_eq!(tokens[0].kind, TokenKind::PersonNameBirthMonth);
+        assert_eq!(tokens[0].kind, CanonicalKind::PersonNameBirthMonth);
         assert_eq!(tokens[0].canonical, "petrov viktor|1966-03");
         // The same person from a full date shares the token.
         let full = derive_on(&k, &fields("14/03/1966"), today).unwrap();
@@ -334,21 +341,21 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                TokenKind::PersonNameDob,
-                TokenKind::PersonNameYob,
-                TokenKind::PersonNamePostcode,
-                TokenKind::PersonNameBirthMonth,
-                TokenKind::PersonNameLettersDob,
-                TokenKind::PersonNameSoundDob,
-                TokenKind::PersonNamePartDob,
-                TokenKind::PersonNamePartDob,
+                CanonicalKind::PersonNameDob,
+                CanonicalKind::PersonNameYob,
+                CanonicalKind::PersonNamePostcode,
+                CanonicalKind::PersonNameBirthMonth,
+                CanonicalKind::PersonNameLettersDob,
+                CanonicalKind::PersonNameSoundDob,
+                CanonicalKind::PersonNamePartDob,
+                CanonicalKind::PersonNamePartDob,
             ]
         );
         assert_eq!(tokens[1].canonical, "doe jane|1980");
         assert_eq!(tokens[3].canonical, "doe jane|1980-01");
         assert_eq!(
             tokens[0].digest,
-            digest(&k, TokenKind::PersonNameDob, "doe jane|1980-01-31")
+            digest(&k, CanonicalKind::PersonNameDob, "doe jane|1980-01-31")
         );
         assert_eq!(tokens[0].digest_hex(), hex::encode(tokens[0].digest));
     }
@@ -514,7 +521,7 @@ mod tests {
         }
         assert_eq!(
             kinds_seen.len(),
-            TokenKind::ALL.len(),
+            CanonicalKind::ALL.len(),
             "every kind is covered"
         );
         assert!(rejections >= 6);

@@ -3,8 +3,12 @@
 /// The kinds of token, in the order of the proto enum (PERSON_NAME_DOB = 1 ... EMAIL = 8 of
 /// spec v1, then PERSON_NAME_BIRTH_MONTH = 9 and the variant kinds of tokens v2,
 /// PERSON_NAME_LETTERS_DOB = 10 ...).
+///
+/// This is the kind as a client derives it (with its canonical form and digest label); the
+/// contract's wire enum is [`crate::proto::v1::TokenKind`], to which
+/// [`crate::api::proto_token_kind`] maps each kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TokenKind {
+pub enum CanonicalKind {
     /// Name and full date of birth: `name(N) + "|" + YYYY-MM-DD`.
     PersonNameDob,
     /// Name and year of birth: `name(N) + "|" + YYYY`.
@@ -35,56 +39,56 @@ pub enum TokenKind {
     PersonNamePartDob,
 }
 
-impl TokenKind {
+impl CanonicalKind {
     /// Every kind, in proto enum order.
-    pub const ALL: [TokenKind; 12] = [
-        TokenKind::PersonNameDob,
-        TokenKind::PersonNameYob,
-        TokenKind::PersonNamePostcode,
-        TokenKind::TravelDocument,
-        TokenKind::CompanyNumber,
-        TokenKind::OrganisationName,
-        TokenKind::CryptoWallet,
-        TokenKind::Email,
-        TokenKind::PersonNameBirthMonth,
-        TokenKind::PersonNameLettersDob,
-        TokenKind::PersonNameSoundDob,
-        TokenKind::PersonNamePartDob,
+    pub const ALL: [CanonicalKind; 12] = [
+        CanonicalKind::PersonNameDob,
+        CanonicalKind::PersonNameYob,
+        CanonicalKind::PersonNamePostcode,
+        CanonicalKind::TravelDocument,
+        CanonicalKind::CompanyNumber,
+        CanonicalKind::OrganisationName,
+        CanonicalKind::CryptoWallet,
+        CanonicalKind::Email,
+        CanonicalKind::PersonNameBirthMonth,
+        CanonicalKind::PersonNameLettersDob,
+        CanonicalKind::PersonNameSoundDob,
+        CanonicalKind::PersonNamePartDob,
     ];
 
     /// The label digested with the canonical form (`"person-name-dob"`, …).
     pub fn label(self) -> &'static str {
         match self {
-            TokenKind::PersonNameDob => "person-name-dob",
-            TokenKind::PersonNameYob => "person-name-yob",
-            TokenKind::PersonNamePostcode => "person-name-postcode",
-            TokenKind::TravelDocument => "travel-document",
-            TokenKind::CompanyNumber => "company-number",
-            TokenKind::OrganisationName => "organisation-name",
-            TokenKind::CryptoWallet => "crypto-wallet",
-            TokenKind::Email => "email",
-            TokenKind::PersonNameBirthMonth => "person-name-birth-month",
-            TokenKind::PersonNameLettersDob => "person-name-letters-dob",
-            TokenKind::PersonNameSoundDob => "person-name-sound-dob",
-            TokenKind::PersonNamePartDob => "person-name-part-dob",
+            CanonicalKind::PersonNameDob => "person-name-dob",
+            CanonicalKind::PersonNameYob => "person-name-yob",
+            CanonicalKind::PersonNamePostcode => "person-name-postcode",
+            CanonicalKind::TravelDocument => "travel-document",
+            CanonicalKind::CompanyNumber => "company-number",
+            CanonicalKind::OrganisationName => "organisation-name",
+            CanonicalKind::CryptoWallet => "crypto-wallet",
+            CanonicalKind::Email => "email",
+            CanonicalKind::PersonNameBirthMonth => "person-name-birth-month",
+            CanonicalKind::PersonNameLettersDob => "person-name-letters-dob",
+            CanonicalKind::PersonNameSoundDob => "person-name-sound-dob",
+            CanonicalKind::PersonNamePartDob => "person-name-part-dob",
         }
     }
 
     /// The proto enum value name (`"PERSON_NAME_DOB"`, …).
     pub fn name(self) -> &'static str {
         match self {
-            TokenKind::PersonNameDob => "PERSON_NAME_DOB",
-            TokenKind::PersonNameYob => "PERSON_NAME_YOB",
-            TokenKind::PersonNamePostcode => "PERSON_NAME_POSTCODE",
-            TokenKind::TravelDocument => "TRAVEL_DOCUMENT",
-            TokenKind::CompanyNumber => "COMPANY_NUMBER",
-            TokenKind::OrganisationName => "ORGANISATION_NAME",
-            TokenKind::CryptoWallet => "CRYPTO_WALLET",
-            TokenKind::Email => "EMAIL",
-            TokenKind::PersonNameBirthMonth => "PERSON_NAME_BIRTH_MONTH",
-            TokenKind::PersonNameLettersDob => "PERSON_NAME_LETTERS_DOB",
-            TokenKind::PersonNameSoundDob => "PERSON_NAME_SOUND_DOB",
-            TokenKind::PersonNamePartDob => "PERSON_NAME_PART_DOB",
+            CanonicalKind::PersonNameDob => "PERSON_NAME_DOB",
+            CanonicalKind::PersonNameYob => "PERSON_NAME_YOB",
+            CanonicalKind::PersonNamePostcode => "PERSON_NAME_POSTCODE",
+            CanonicalKind::TravelDocument => "TRAVEL_DOCUMENT",
+            CanonicalKind::CompanyNumber => "COMPANY_NUMBER",
+            CanonicalKind::OrganisationName => "ORGANISATION_NAME",
+            CanonicalKind::CryptoWallet => "CRYPTO_WALLET",
+            CanonicalKind::Email => "EMAIL",
+            CanonicalKind::PersonNameBirthMonth => "PERSON_NAME_BIRTH_MONTH",
+            CanonicalKind::PersonNameLettersDob => "PERSON_NAME_LETTERS_DOB",
+            CanonicalKind::PersonNameSoundDob => "PERSON_NAME_SOUND_DOB",
+            CanonicalKind::PersonNamePartDob => "PERSON_NAME_PART_DOB",
         }
     }
 
@@ -100,13 +104,13 @@ mod tests {
 
     #[test]
     fn kinds_labels_and_names() {
-        assert_eq!(TokenKind::ALL.len(), 12);
-        for kind in TokenKind::ALL {
-            assert_eq!(TokenKind::from_name(kind.name()), Some(kind));
+        assert_eq!(CanonicalKind::ALL.len(), 12);
+        for kind in CanonicalKind::ALL {
+            assert_eq!(CanonicalKind::from_name(kind.name()), Some(kind));
             assert_eq!(kind.label().replace('-', "_").to_uppercase(), kind.name());
         }
-        assert_eq!(TokenKind::from_name("person_name_dob"), None);
-        assert_eq!(TokenKind::from_name("TOKEN_KIND_UNSPECIFIED"), None);
-        assert!(TokenKind::PersonNameDob < TokenKind::Email);
+        assert_eq!(CanonicalKind::from_name("person_name_dob"), None);
+        assert_eq!(CanonicalKind::from_name("TOKEN_KIND_UNSPECIFIED"), None);
+        assert!(CanonicalKind::PersonNameDob < CanonicalKind::Email);
     }
 }

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use unicode_normalization::UnicodeNormalization;
 
 use super::names::title_free_words;
-use super::TokenKind;
+use super::CanonicalKind;
 
 /// A name needs at least this many sound classes before the one-class-left-out forms of
 /// `PERSON_NAME_SOUND_DOB` are derived: below it, leaving a class out matches too many names.
@@ -225,7 +225,7 @@ pub fn parts(words: &[String]) -> BTreeSet<String> {
 
 /// Every variant token form of a name with a full date of birth `date` (`YYYY-MM-DD`), as
 /// (kind, canonical) in kind order, each kind's forms sorted by code point and distinct.
-pub fn variant_forms(name: &str, date: &str) -> Vec<(TokenKind, String)> {
+pub fn variant_forms(name: &str, date: &str) -> Vec<(CanonicalKind, String)> {
     let spellings = latin_spellings(name);
     let mut letter_forms = BTreeSet::new();
     let mut sound_forms = BTreeSet::new();
@@ -237,9 +237,9 @@ pub fn variant_forms(name: &str, date: &str) -> Vec<(TokenKind, String)> {
     }
     let mut out = Vec::new();
     for (kind, forms) in [
-        (TokenKind::PersonNameLettersDob, letter_forms),
-        (TokenKind::PersonNameSoundDob, sound_forms),
-        (TokenKind::PersonNamePartDob, part_forms),
+        (CanonicalKind::PersonNameLettersDob, letter_forms),
+        (CanonicalKind::PersonNameSoundDob, sound_forms),
+        (CanonicalKind::PersonNamePartDob, part_forms),
     ] {
         out.extend(forms.into_iter().map(|f| (kind, format!("{f}|{date}"))));
     }

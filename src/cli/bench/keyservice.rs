@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::oprf::{input, Blinded, PublicKey};
 use crate::proto::v1::key_service_client::KeyServiceClient;
 use crate::proto::v1::EvaluateRequest;
-use crate::tokens::TokenKind;
+use crate::tokens::CanonicalKind;
 use crate::Error;
 
 /// Batch sizes measured.
@@ -108,7 +108,7 @@ fn requests(batch: usize, count: usize) -> Result<Vec<EvaluateRequest>, Error> {
     (0..count)
         .map(|r| {
             let inputs = (0..batch)
-                .map(|i| input(TokenKind::Email, &format!("bench-{r}-{i}@example.org")))
+                .map(|i| input(CanonicalKind::Email, &format!("bench-{r}-{i}@example.org")))
                 .collect();
             let b = Blinded::new(inputs)?;
             Ok(EvaluateRequest {
@@ -196,7 +196,7 @@ async fn measure(
     // The client's own work per element: blind, then verify the batch proof and finalize.
     let pinned = PublicKey::from_file(&certs.join(crate::pki::DEV_KEYSERVICE_PUB_FILE))?;
     let inputs: Vec<Vec<u8>> = (0..CLIENT_ELEMENTS)
-        .map(|i| input(TokenKind::Email, &format!("client-{i}@example.org")))
+        .map(|i| input(CanonicalKind::Email, &format!("client-{i}@example.org")))
         .collect();
     let (mut blind_s, mut finalize_s) = (0.0, 0.0);
     let mut client = client;

@@ -7,7 +7,7 @@
 use super::columns::{derived_id, Column, Header};
 use crate::cli::linked::{relation_named, relation_text, RELATIONS};
 use crate::proto::v1::{LinkedSubject, RiskGrade, VetResponse};
-use crate::tokens::{IdentityFields, TokenKind};
+use crate::tokens::{CanonicalKind, IdentityFields};
 
 /// One linked row after local checks.
 #[derive(Debug)]
@@ -20,7 +20,7 @@ pub(super) struct LinkRow {
     /// cannot be used.
     pub(super) outcome: Result<LinkedSubject, String>,
     /// The kinds and canonical forms of its tokens, digested with its subject row's.
-    pub(super) canonicals: Vec<(TokenKind, String)>,
+    pub(super) canonicals: Vec<(CanonicalKind, String)>,
     /// The row's raw cells (every column but `request_id`), for the group's derived request id.
     pub(super) cells: Vec<Vec<u8>>,
 }
@@ -62,7 +62,7 @@ pub(super) fn evaluate_link(
 
 fn link_subject<'a>(
     raw: &dyn Fn(Column) -> &'a [u8],
-) -> Result<(LinkedSubject, Vec<(TokenKind, String)>), String> {
+) -> Result<(LinkedSubject, Vec<(CanonicalKind, String)>), String> {
     let cell = |c: Column, name: &str| -> Result<Option<String>, String> {
         let text = std::str::from_utf8(raw(c)).map_err(|_| format!("{name}: not UTF-8 text"))?;
         Ok((!text.trim().is_empty()).then(|| text.to_owned()))
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(
             l.canonicals,
             [(
-                TokenKind::PersonNameBirthMonth,
+                CanonicalKind::PersonNameBirthMonth,
                 "petrov viktor|1966-03".to_owned()
             )]
         );

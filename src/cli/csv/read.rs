@@ -20,7 +20,7 @@ use super::rows::{evaluate, Evaluated};
 use crate::cli::common::match_tokens;
 use crate::keyservice::client::{with_digests, Scheme};
 use crate::proto::v1::VetRequest;
-use crate::tokens::TokenKind;
+use crate::tokens::CanonicalKind;
 use crate::Error;
 
 /// Groups checked but not yet sent: digested together (one key-service call per batch of at
@@ -35,7 +35,7 @@ enum Pending {
     Send {
         line: u64,
         request: VetRequest,
-        canonicals: Vec<Vec<(TokenKind, String)>>,
+        canonicals: Vec<Vec<(CanonicalKind, String)>>,
         links: Vec<u64>,
     },
     /// Rows refused on this machine: written as they are.
@@ -45,7 +45,7 @@ enum Pending {
 /// Computes every digest the `Send` entries of `pending` need with `scheme`, in one go, and
 /// fills in their requests' tokens (the subject's and each linked subject's).
 async fn digest_pending(scheme: &mut Scheme, pending: &mut [Pending]) -> Result<(), Error> {
-    let mut pairs: Vec<(TokenKind, String)> = Vec::new();
+    let mut pairs: Vec<(CanonicalKind, String)> = Vec::new();
     for p in pending.iter() {
         if let Pending::Send { canonicals, .. } = p {
             pairs.extend(canonicals.iter().flatten().cloned());

@@ -4,7 +4,7 @@
 use super::columns::{derived_id, Column, Header, COLUMNS};
 use crate::cli::subject_kind::Kind;
 use crate::proto::v1::{SubjectKind, VetRequest};
-use crate::tokens::{IdentityFields, TokenKind};
+use crate::tokens::{CanonicalKind, IdentityFields};
 
 /// One data row after local checks.
 #[derive(Debug)]
@@ -15,7 +15,7 @@ pub(super) struct Evaluated {
     /// `canonicals`), or why the row cannot be sent.
     pub(super) outcome: Result<VetRequest, String>,
     /// The kinds and canonical forms of the request's tokens, digested in batches.
-    pub(super) canonicals: Vec<(TokenKind, String)>,
+    pub(super) canonicals: Vec<(CanonicalKind, String)>,
 }
 
 /// Whether `s` is a valid request id: 1..=64 of `[A-Za-z0-9._-]`.

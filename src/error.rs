@@ -77,7 +77,7 @@ pub enum Error {
     Pki(#[from] crate::pki::PkiError),
     /// A tokens v2 key, answer or proof is unusable (the message names the key id).
     #[error(transparent)]
-    Oprf(#[from] crate::oprf::OprfError),
+    Oprf(#[from] portcullis_client::oprf::OprfError),
     /// The key service could not be reached or refused a call: no token was computed (there
     /// is never a fallback to another scheme).
     #[error("key service {url}: {reason}")]

@@ -37,6 +37,8 @@
 //!   (vetting, advisories, audit), request validation into the domain's inputs, the views that
 //!   build answers, and the single mapping of domain errors to gRPC codes.
 //! - [`server`]: composes all of the above into a running gateway.
+//! - `startup`: what the gateway and the key service both do at start-up: refuse the dev CA
+//!   outside `--dev`, open the audited store (checked against its last checkpoint), listen.
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests (the client crate's
 //!   [`portcullis_client::channel`], with this crate's [`Error`]).
 //!
@@ -75,6 +77,7 @@ mod pki;
 pub mod proto;
 pub mod server;
 mod service;
+mod startup;
 pub mod store;
 pub mod tls;
 pub mod tokens;

@@ -18,9 +18,9 @@ use crate::keyservice::KeyRing;
 use crate::limits::Limiter;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::key_service_server::KeyServiceServer;
-use crate::server::{listen, open_audited_store, AuditedStore, Listening};
 use crate::service::audit::Auditing;
 use crate::service::auth::AuthLayer;
+use crate::startup::{check_ca, listen, open_audited_store, AuditedStore, Listening};
 use crate::store::Store;
 use crate::tls::Acceptor;
 use crate::Error;
@@ -60,7 +60,7 @@ impl std::fmt::Debug for Running {
 /// Starts a key service: loads its keys, checks its audit log against the latest checkpoint
 /// (refusing to start on a mismatch), starts the writer and the checkpoint signer, and serves.
 pub async fn start(config: Config) -> Result<Running, ServeError> {
-    crate::server::check_ca(&config)?;
+    check_ca(&config)?;
     let keys = KeyRing::load(
         &config.key_service_keys,
         config.matching_key_ids.iter().cloned(),
@@ -191,7 +191,7 @@ impl Running {
                 "{key}: cannot change while running; restart the key service"
             )));
         }
-        crate::server::check_ca(config)?;
+        check_ca(config)?;
         let tls = crate::tls::server_config(&config.tls)?;
         self.acceptor.replace(tls);
         self.acceptor.replace_limits(config.transport);

@@ -454,9 +454,10 @@ fn write_matching_key(w: &mut Writer<'_>, rng: &SystemRandom) -> Result<(), PkiE
 /// Writes a key-service VOPRF key pair: `<stem>.key` (private, mode 0600) and `<stem>.pub`
 /// (the pinned public key line clients read). Returns the public line.
 fn write_keyservice_key(w: &mut Writer<'_>, key_id: &str, stem: &str) -> Result<String, PkiError> {
-    let key = crate::oprf::ServerKey::generate(key_id).map_err(|_| PkiError::Crypto {
-        what: "key-service key",
-    })?;
+    let key =
+        portcullis_client::oprf::ServerKey::generate(key_id).map_err(|_| PkiError::Crypto {
+            what: "key-service key",
+        })?;
     let public = key.public_key().to_line();
     w.write(
         &format!("{stem}.key"),
@@ -669,7 +670,7 @@ mod tests {
                 continue;
             }
             if p.ends_with("keyservice.key") {
-                let key = crate::oprf::ServerKey::from_file(p).unwrap();
+                let key = portcullis_client::oprf::ServerKey::from_file(p).unwrap();
                 let public = std::fs::read_to_string(f.out.join("keyservice.pub")).unwrap();
                 assert_eq!(key.public_key().to_line(), public.trim());
                 continue;

@@ -225,8 +225,8 @@ pub struct Gateway {
     /// The next notice cursor of each party.
     notice_cursors: monitor::NoticeCursors,
     /// Serialises the watch indexer (`watch_index`): the background task and advisory changes
-    /// catching up before computing notices.
-    watch_indexer: tokio::sync::Mutex<()>,
+    /// catching up before computing notices. Holds where the index stands.
+    watch_indexer: tokio::sync::Mutex<watch_index::Position>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -254,7 +254,7 @@ impl Gateway {
             feed: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
             notice_cursors: monitor::NoticeCursors::default(),
-            watch_indexer: tokio::sync::Mutex::new(()),
+            watch_indexer: tokio::sync::Mutex::new(watch_index::Position::default()),
         }
     }
 

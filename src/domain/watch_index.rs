@@ -31,6 +31,23 @@ const CHUNK: u64 = 4_096;
 /// entries); longer ones on a blocking thread.
 const INLINE: u64 = 64;
 
+/// How far the index may run ahead of its durable position over entries that gave no watch
+/// record, before the position is written anyway. A crash re-reads at most this many entries
+/// (and finds nothing to write in them); below it, an advisory change catching up over its own
+/// and other advisory changes' entries writes nothing to sled.
+const PERSIST_AFTER: u64 = 4_096;
+
+/// Where the watch index stands, kept under the indexer's lock: read from the store once, then
+/// moved in memory; written to the store with every watch record, and at least every
+/// [`PERSIST_AFTER`] entries.
+#[derive(Debug, Default)]
+pub(super) struct Position {
+    /// The first entry not indexed yet, once read from the store.
+    next: Option<u64>,
+    /// The position last written to the store.
+    durable: u64,
+}
+
 /// How often the background indexer catches up with the log.
 pub(super) const INDEX_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -48,33 +65,49 @@ impl Gateway {
     /// index it is complete up to.
     pub async fn catch_up_watches(&self) -> Result<u64, Error> {
         let target = self.store.log_size()?;
-        let _indexer = self.watch_indexer.lock().await;
-        let mut next = self.store.watches_indexed()?;
+        let mut position = self.watch_indexer.lock().await;
+        let mut next = match position.next {
+            Some(next) => next,
+            None => {
+                let stored = self.store.watches_indexed()?;
+                position.durable = stored;
+                stored
+            }
+        };
         while next < target {
             let to = target.min(next.saturating_add(CHUNK));
-            next = if to - next <= INLINE {
-                index_range(&self.store, next, to)?
+            if to - next <= INLINE {
+                let batch = watches_in(&self.store, next, to)?;
+                if !batch.is_empty() || to - position.durable >= PERSIST_AFTER {
+                    self.store.index_watches(batch, to)?;
+                    position.durable = to;
+                }
             } else {
                 let store = self.store.clone();
-                tokio::task::spawn_blocking(move || index_range(&store, next, to))
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "watch indexing interrupted");
-                        Error::Unreadable(Stored::Records)
-                    })??
-            };
+                tokio::task::spawn_blocking(move || {
+                    store.index_watches(watches_in(&store, next, to)?, to)
+                })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "watch indexing interrupted");
+                    Error::Unreadable(Stored::Records)
+                })??;
+                position.durable = to;
+            }
+            next = to;
+            position.next = Some(next);
         }
         Ok(next)
     }
 }
 
-/// Indexes the party requests recorded at audit indexes `[from, to)`; returns `to`.
+/// The watch records of the party requests recorded at audit indexes `[from, to)`.
 ///
 /// An entry is a party's answered Vet when the party's remembered answer for its request id
 /// quotes this very index (a repeat, a refusal or another caller's entry does not) and carries
 /// the request's tokens (records written before the index existed do not: their watch records
 /// were written with them).
-fn index_range(store: &Store, from: u64, to: u64) -> Result<u64, StoreError> {
+fn watches_in(store: &Store, from: u64, to: u64) -> Result<WatchBatch, StoreError> {
     let mut batch = WatchBatch::new();
     for item in store.leaves(from, to) {
         let (index, leaf) = item?;
@@ -109,6 +142,5 @@ fn index_range(store: &Store, from: u64, to: u64) -> Result<u64, StoreError> {
             batch.watch(&watch.key_id, &t.token, &actor.org, &entry.request_id, &w);
         }
     }
-    store.index_watches(batch, to)?;
-    Ok(to)
+    Ok(batch)
 }

@@ -39,6 +39,7 @@
 //! - [`server`]: composes all of the above into a running gateway.
 //! - `startup`: what the gateway and the key service both do at start-up: refuse the dev CA
 //!   outside `--dev`, open the audited store (checked against its last checkpoint), listen.
+//! - `running`: what they share once running: the parts a reload replaces, the serving task.
 //! - [`client`]: an mTLS gRPC channel for the CLI and tests (the client crate's
 //!   [`portcullis_client::channel`], with this crate's [`Error`]).
 //!
@@ -75,6 +76,7 @@ pub mod metrics;
 pub use portcullis_client::oprf;
 mod pki;
 pub mod proto;
+mod running;
 pub mod server;
 mod service;
 mod startup;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::audit::receipts::Receipts;
 use crate::audit::AuditLog;
@@ -19,13 +18,13 @@ use crate::proto::v1::advisory_service_server::AdvisoryServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::key_service_server::KeyServiceServer;
 use crate::proto::v1::vetting_service_server::VettingServiceServer;
+use crate::running::{Reloadable, ServingTask};
 use crate::service::advisory::Advisories;
 use crate::service::audit::Auditing;
 use crate::service::auth::AuthLayer;
 use crate::service::vetting::Vetting;
 use crate::startup::{check_ca, listen, open_audited_store, AuditedStore, Listening};
 use crate::store::Store;
-use crate::tls::Acceptor;
 use crate::Error;
 
 /// A running gateway.
@@ -33,9 +32,7 @@ pub struct Running {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     reload: Reload,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ServeError>>,
-    store: Store,
+    serving: ServingTask,
 }
 
 impl std::fmt::Debug for Running {
@@ -46,13 +43,11 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// The parts of a running gateway a configuration reload replaces.
+/// The parts of a running gateway a configuration reload replaces: those a key service has
+/// too, and the domain's settings.
 struct Reload {
-    acceptor: Acceptor,
-    policy: Arc<ArcSwap<Policy>>,
+    shared: Reloadable,
     settings: Arc<ArcSwap<Settings>>,
-    limiter: Arc<Limiter>,
-    fixed: Config,
 }
 
 fn settings_of(config: &Config) -> Settings {
@@ -192,15 +187,19 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         addr,
         metrics_addr,
         reload: Reload {
-            acceptor,
-            policy,
+            shared: Reloadable {
+                acceptor,
+                policy,
+                limiter,
+                fixed: config,
+            },
             settings: settings_handle,
-            limiter,
-            fixed: config,
         },
-        shutdown: Some(shutdown_tx),
-        task,
-        store,
+        serving: ServingTask {
+            shutdown: Some(shutdown_tx),
+            task,
+            store,
+        },
     })
 }
 
@@ -305,7 +304,7 @@ impl Running {
     /// It answers with the command error, which the serve command chains after re-reading its
     /// configuration.
     pub fn reload(&self, config: &Config) -> Result<(), Error> {
-        let fixed = &self.reload.fixed;
+        let fixed = &self.reload.shared.fixed;
         let restart_only = [
             ("listen", fixed.listen != config.listen),
             ("data_dir", fixed.data_dir != config.data_dir),
@@ -317,20 +316,10 @@ impl Running {
                 fixed.transport.max_concurrent_streams != config.transport.max_concurrent_streams,
             ),
         ];
-        if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
-            return Err(Error::Config(format!(
-                "{key}: cannot change while running; restart the gateway"
-            )));
-        }
-        check_ca(config)?;
-        let tls = crate::tls::server_config(&config.tls)?;
-        self.reload.acceptor.replace(tls);
-        self.reload.policy.store(Arc::new(Policy {
-            accredited_parties: config.accredited_parties.clone(),
-        }));
+        self.reload
+            .shared
+            .reload(config, &restart_only, "gateway")?;
         self.reload.settings.store(Arc::new(settings_of(config)));
-        self.reload.limiter.replace(config.limits);
-        self.reload.acceptor.replace_limits(config.transport);
         tracing::info!(
             parties = config.accredited_parties.len(),
             "configuration reloaded"
@@ -341,31 +330,22 @@ impl Running {
     /// TLS handshakes in progress and established client connections, for tests.
     #[doc(hidden)]
     pub fn connection_counts(&self) -> (usize, usize) {
-        self.reload.acceptor.counts()
+        self.reload.shared.acceptor.counts()
     }
 
     /// The gateway's store, for tests that inspect or inject faults into it.
     #[doc(hidden)]
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.serving.store
     }
 
     /// Stops accepting, finishes in-flight calls, makes the audit log durable and returns.
-    pub async fn shutdown(mut self) -> Result<(), ServeError> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let result = (&mut self.task)
-            .await
-            .map_err(|e| ServeError::Serving(format!("server task: {e}")))?;
-        self.store.flush().await?;
-        result
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.serving.shutdown().await
     }
 
     /// Waits until the server stops by itself (it only does on error).
     pub async fn wait(&mut self) -> Result<(), ServeError> {
-        (&mut self.task)
-            .await
-            .map_err(|e| ServeError::Serving(format!("server task: {e}")))?
+        self.serving.wait().await
     }
 }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::error::ServeError;
@@ -18,11 +17,10 @@ use crate::keyservice::KeyRing;
 use crate::limits::Limiter;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::key_service_server::KeyServiceServer;
+use crate::running::{Reloadable, ServingTask};
 use crate::service::audit::Auditing;
 use crate::service::auth::AuthLayer;
 use crate::startup::{check_ca, listen, open_audited_store, AuditedStore, Listening};
-use crate::store::Store;
-use crate::tls::Acceptor;
 use crate::Error;
 
 /// The development key service's defaults (`portcullis keyservice --dev`): the development
@@ -40,13 +38,8 @@ pub fn dev_config(certs_dir: &std::path::Path) -> Config {
 /// A running key service.
 pub struct Running {
     addr: SocketAddr,
-    acceptor: Acceptor,
-    policy: Arc<ArcSwap<Policy>>,
-    limiter: Arc<Limiter>,
-    fixed: Config,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ServeError>>,
-    store: Store,
+    reload: Reloadable,
+    serving: ServingTask,
 }
 
 impl std::fmt::Debug for Running {
@@ -144,13 +137,17 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     tracing::info!(%addr, "portcullis key service listening");
     Ok(Running {
         addr,
-        acceptor,
-        policy,
-        limiter,
-        fixed: config,
-        shutdown: Some(shutdown_tx),
-        task,
-        store,
+        reload: Reloadable {
+            acceptor,
+            policy,
+            limiter,
+            fixed: config,
+        },
+        serving: ServingTask {
+            shutdown: Some(shutdown_tx),
+            task,
+            store,
+        },
     })
 }
 
@@ -167,7 +164,7 @@ impl Running {
     /// It answers with the command error, which the serve command chains after re-reading its
     /// configuration.
     pub fn reload(&self, config: &Config) -> Result<(), Error> {
-        let fixed = &self.fixed;
+        let fixed = &self.reload.fixed;
         let restart_only = [
             ("listen", fixed.listen != config.listen),
             ("data_dir", fixed.data_dir != config.data_dir),
@@ -186,32 +183,13 @@ impl Running {
                 fixed.transport.max_concurrent_streams != config.transport.max_concurrent_streams,
             ),
         ];
-        if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
-            return Err(Error::Config(format!(
-                "{key}: cannot change while running; restart the key service"
-            )));
-        }
-        check_ca(config)?;
-        let tls = crate::tls::server_config(&config.tls)?;
-        self.acceptor.replace(tls);
-        self.acceptor.replace_limits(config.transport);
-        self.policy.store(Arc::new(Policy {
-            accredited_parties: config.accredited_parties.clone(),
-        }));
-        self.limiter.replace(config.limits);
+        self.reload.reload(config, &restart_only, "key service")?;
         tracing::info!("key service configuration reloaded");
         Ok(())
     }
 
     /// Stops accepting, finishes in-flight calls, makes the audit log durable and returns.
-    pub async fn shutdown(mut self) -> Result<(), ServeError> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let result = (&mut self.task)
-            .await
-            .map_err(|e| ServeError::Serving(format!("server task: {e}")))?;
-        self.store.flush().await?;
-        result
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.serving.shutdown().await
     }
 }

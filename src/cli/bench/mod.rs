@@ -265,3 +265,29 @@ fn millis(d: Duration) -> f64 {
 fn cpu_delta(before: Option<f64>, after: Option<f64>) -> Option<f64> {
     Some(after? - before?)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `portcullis bench`'s flags on their own.
+    #[derive(Debug, clap::Parser)]
+    struct Bench {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn tokens_per_vet_defaults_to_four_and_is_bounded() {
+        let parsed = Bench::try_parse_from(["bench"]).unwrap();
+        assert_eq!(parsed.args.tokens_per_vet, 4);
+        let parsed = Bench::try_parse_from(["bench", "--tokens-per-vet", "64"]).unwrap();
+        assert_eq!(parsed.args.tokens_per_vet, 64);
+        for bad in ["0", "65", "many"] {
+            let err = Bench::try_parse_from(["bench", "--tokens-per-vet", bad]).unwrap_err();
+            assert!(err.to_string().contains("--tokens-per-vet"), "{bad}: {err}");
+        }
+    }
+}

@@ -2,8 +2,9 @@
 //! temporary directory: the audit leaf (in blocks), the remembered answer (idempotency, which
 //! holds the request's tokens) and, for comparison, the per-token watch records a Vet used to
 //! write on the answer path. Each batch is applied atomically and flushed, as the writer does
-//! for a group commit. The last case is the watch indexer's work, off the answer path: the same
-//! records written in one key-sorted batch per 4,096 requests.
+//! for a group commit. The last case is the notice sweep's read, off the answer path: one pass
+//! over every remembered answer, per answer (a sweep makes one pass for up to 1,024 queued
+//! advisory changes).
 //!
 //! Run: `cargo bench --bench store_writes`. Bounded: 20,000 entries per case.
 //!
@@ -21,8 +22,6 @@ const ENTRIES: u64 = 20_000;
 const BATCH: u64 = 64;
 /// Tokens per Vet: a person with variant tokens.
 const TOKENS: usize = 14;
-/// Requests per watch index batch.
-const INDEX_BATCH: u64 = 4_096;
 
 /// A small deterministic generator, so every run writes the same keys.
 struct XorShift(u64);
@@ -49,7 +48,7 @@ enum Case {
     Leaf,
     Answer,
     AnswerAndWatches,
-    Indexer,
+    Sweep,
 }
 
 impl Case {
@@ -58,7 +57,7 @@ impl Case {
             Case::Leaf => "leaf only".into(),
             Case::Answer => format!("leaf + answer with {TOKENS} tokens (a Vet)"),
             Case::AnswerAndWatches => format!("leaf + answer + {TOKENS} watch records (before)"),
-            Case::Indexer => format!("indexer: {TOKENS} watch records, sorted batches"),
+            Case::Sweep => format!("sweep: read an answer with {TOKENS} tokens"),
         }
     }
 }
@@ -77,22 +76,6 @@ fn run(rt: &tokio::runtime::Runtime, case: Case) -> f64 {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let leaf = vec![0x5Au8; 220];
     let started = Instant::now();
-    if case == Case::Indexer {
-        let mut index = 0;
-        while index < ENTRIES {
-            let mut batch = WatchBatch::new();
-            for _ in index..(index + INDEX_BATCH).min(ENTRIES) {
-                let request_id = format!("bench-{:016x}", rng.next());
-                for _ in 0..TOKENS {
-                    batch.watch("dev-1", &rng.token(), "alpha", &request_id, &watch());
-                }
-            }
-            index = (index + INDEX_BATCH).min(ENTRIES);
-            store.index_watches(batch, index).expect("index");
-        }
-        rt.block_on(store.flush()).expect("flush");
-        return started.elapsed().as_secs_f64() * 1e6 / ENTRIES as f64;
-    }
     let mut index = 0;
     while index < ENTRIES {
         let mut leaves = Vec::with_capacity(BATCH as usize);
@@ -123,7 +106,7 @@ fn run(rt: &tokio::runtime::Runtime, case: Case) -> f64 {
                     audit_index: i,
                     decided_at: None,
                 };
-                changes.idempotency("party:alpha", &request_id, &record);
+                changes.idempotency("party/alpha", &request_id, &record);
             }
             if case == Case::AnswerAndWatches {
                 let mut batch = WatchBatch::new();
@@ -137,6 +120,16 @@ fn run(rt: &tokio::runtime::Runtime, case: Case) -> f64 {
         rt.block_on(store.flush()).expect("flush");
         index += BATCH;
     }
+    if case == Case::Sweep {
+        let started = Instant::now();
+        let mut tokens = 0;
+        for request in store.watched_requests("party/") {
+            let request = request.expect("read");
+            tokens += request.answer.watch.map_or(0, |w| w.tokens.len());
+        }
+        assert_eq!(tokens, ENTRIES as usize * TOKENS, "every answer read");
+        return started.elapsed().as_secs_f64() * 1e6 / ENTRIES as f64;
+    }
     started.elapsed().as_secs_f64() * 1e6 / ENTRIES as f64
 }
 
@@ -149,7 +142,7 @@ fn main() {
         Case::Leaf,
         Case::Answer,
         Case::AnswerAndWatches,
-        Case::Indexer,
+        Case::Sweep,
     ];
     println!("store writes: {ENTRIES} entries per case, batches of {BATCH}, flushed per batch");
     println!("{:<48} {:>12}", "case", "µs/entry");

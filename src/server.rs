@@ -80,7 +80,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let settings_handle = settings.clone();
     let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
     let expiries = tokio::spawn(crate::domain::announce_expiries(Arc::downgrade(&gateway)));
-    let watches = tokio::spawn(crate::domain::follow_log(Arc::downgrade(&gateway)));
+    let notices = tokio::spawn(crate::domain::sweep_notices(Arc::downgrade(&gateway)));
     let closer = gateway.clone();
     let key_service = dev_key_service(&config, &policy, &log, &limiter)?;
 
@@ -169,8 +169,8 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         if expiries.await.is_err() {
             tracing::error!("expiry task failed");
         }
-        if watches.await.is_err() {
-            tracing::error!("watch indexer task failed");
+        if notices.await.is_err() {
+            tracing::error!("notice sweep task failed");
         }
         // The router (and every handle to the audit writer it held) is gone: the writer makes
         // its last batch durable and stops; the signer then signs the final size.

@@ -100,8 +100,8 @@ impl Receipts {
         else {
             return Ok(None);
         };
-        // Answers remembered since the watch indexer carry their index beside the encoded
-        // response (stamped by the writer); earlier ones inside it.
+        // Answers remembered since they hold the request's tokens carry their index beside the
+        // encoded response (stamped by the writer); earlier ones inside it.
         let index = if record.decided_at.is_some() {
             record.audit_index
         } else {

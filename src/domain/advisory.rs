@@ -9,7 +9,7 @@ use super::values::NoticeKind;
 use super::{nanos, token_kind_byte, AdvisoryGuard, Error, Gateway, Stored};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
+use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord, NoticeJob};
 
 /// An advisory version as read or written at a moment: its state (active, expired, withdrawn)
 /// is computed from that moment, never stored.
@@ -171,7 +171,7 @@ impl Gateway {
         let valid_until = self.check_terms(&new.terms, &now)?;
         let scope = official_scope(&official.org);
         let fingerprint = new.fingerprint();
-        let guard = self.lock_for_change().await?;
+        let guard = self.advisory_lock.lock().await;
 
         if let Some(previous) = self.store.idempotency(&scope, &new.request_id)? {
             if previous.fingerprint != fingerprint {
@@ -227,9 +227,13 @@ impl Gateway {
                 })
                 .collect(),
         };
-        let pending = self
-            .notices_for(&version, None, NoticeKind::Published, &now)
-            .await?;
+        let job = NoticeJob {
+            advisory_id: id.clone(),
+            version: 1,
+            kind: NoticeKind::Published as i32,
+            previous_version: 0,
+            at: Some(now),
+        };
         let mut changes = Changes::new();
         changes.advisory_version(&version);
         changes.schedule_expiry(valid_until.seconds, &version.advisory_id, 1);
@@ -248,8 +252,7 @@ impl Gateway {
         let mut entry = draft.clone();
         entry.advisory_ids = vec![id];
         entry.grade = version.grade;
-        self.commit_with_notices(entry, changes, pending, guard)
-            .await?;
+        self.commit_change(entry, changes, Some(job), guard).await?;
         Ok(Published::New(Box::new(AdvisoryAt { version, at: now })))
     }
 
@@ -296,7 +299,13 @@ impl Gateway {
         } else {
             NoticeKind::Revised
         };
-        let pending = self.notices_for(&next, Some(previous), kind, now).await?;
+        let job = NoticeJob {
+            advisory_id: next.advisory_id.clone(),
+            version: next.version,
+            kind: kind as i32,
+            previous_version: previous.version,
+            at: Some(*now),
+        };
         let mut changes = Changes::new();
         changes.advisory_version(&next);
         if let Some(until) = previous.valid_until {
@@ -308,8 +317,7 @@ impl Gateway {
         let mut entry = draft.clone();
         entry.advisory_ids = vec![next.advisory_id.clone()];
         entry.grade = next.grade;
-        self.commit_with_notices(entry, changes, pending, guard)
-            .await?;
+        self.commit_change(entry, changes, Some(job), guard).await?;
         Ok(AdvisoryAt {
             version: next,
             at: *now,
@@ -395,7 +403,7 @@ impl Gateway {
         now: Timestamp,
         change: impl FnOnce(&AdvisoryVersion) -> AdvisoryVersion,
     ) -> Result<AdvisoryAt, Error> {
-        let guard = self.lock_for_change().await?;
+        let guard = self.advisory_lock.lock().await;
         let current = self.current_for_change(official, advisory_id, expected_version)?;
         let next = AdvisoryVersion {
             version: current.version + 1,

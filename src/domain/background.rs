@@ -1,12 +1,11 @@
-//! The gateway's background tasks, each repeated on its own period until the gateway is gone or
-//! closing: announcing advisory expiries, and keeping the watch index close behind the log.
-//! A failed round is logged (by error kind, never by content) and tried again next period.
+//! The gateway's background tasks, repeated until the gateway is gone or closing: announcing
+//! advisory expiries every second, and sending the notices of queued advisory changes as soon as
+//! they are queued. A failed round is logged (by error kind, never by content) and tried again.
 
 use std::future::Future;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::watch_index::INDEX_INTERVAL;
 use super::{Error, Gateway};
 
 /// How often due expiries are announced.
@@ -23,17 +22,51 @@ pub async fn announce_expiries(gateway: Weak<Gateway>) {
     .await
 }
 
-/// Keeps the watch index close behind the log, every `INDEX_INTERVAL` (100 ms), so that an advisory
-/// change rarely has more than a moment of the log to index first
-/// ([`Gateway::catch_up_watches`]).
-pub async fn follow_log(gateway: Weak<Gateway>) {
-    every(
-        gateway,
-        INDEX_INTERVAL,
-        "indexing watched requests",
-        |g| async move { g.catch_up_watches().await.map(drop) },
-    )
-    .await
+/// How long the notice sweep waits for a wake-up before looking at the queue anyway (jobs left
+/// by a crash, a failed round).
+const SWEEP_PERIOD: Duration = Duration::from_secs(1);
+
+/// Sends the notices of queued advisory changes ([`Gateway::send_queued_notices`]) whenever a
+/// change is queued. After a round it rests as long as the round took (at least 10 ms), so that
+/// under a stream of advisory changes the sweep, which reads every remembered answer, takes at
+/// most about half of one core and gathers the changes queued meanwhile into its next pass.
+pub async fn sweep_notices(gateway: Weak<Gateway>) {
+    let Some((queued, mut closing)) = gateway
+        .upgrade()
+        .map(|g| (g.notices_queued.clone(), g.closing()))
+    else {
+        return;
+    };
+    loop {
+        let Some(g) = gateway.upgrade() else {
+            return;
+        };
+        if *g.closing().borrow() {
+            return;
+        }
+        let started = Instant::now();
+        let more = match g.send_queued_notices().await {
+            Ok(handled) => handled > 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "sending notices failed; will retry");
+                false
+            }
+        };
+        drop(g);
+        let rest = tokio::time::sleep(started.elapsed().max(Duration::from_millis(10)));
+        tokio::select! {
+            _ = rest => {}
+            _ = closing.changed() => return,
+        }
+        if !more {
+            // A wake-up given during the round is kept by `Notify` and ends this wait at once.
+            tokio::select! {
+                _ = queued.notified() => {}
+                _ = tokio::time::sleep(SWEEP_PERIOD) => {}
+                _ = closing.changed() => return,
+            }
+        }
+    }
 }
 
 /// Runs `round` every `period` while the gateway exists and is not closing. The task holds only

@@ -14,8 +14,8 @@
 //! - `monitor`: notices to parties and hits to officials when advisories change.
 //! - `feed`: notices and hits as stored ([`StoredNotice`], [`StoredHit`]).
 //! - `strength`: how strong a match is, from the kinds of tokens that matched.
-//! - `watch_index`: the per-token watch records, written behind the answers from the log.
-//! - `background`: the periodic rounds (expiry announcements, the watch indexer).
+//! - `notice_sweep`: the notices of queued advisory changes, computed behind the changes.
+//! - `background`: the periodic rounds (expiry announcements, the notice sweep).
 //! - [`values`]: the contract's enumerations the rules speak in.
 
 mod advisory;
@@ -23,11 +23,11 @@ mod background;
 mod feed;
 pub mod input;
 mod monitor;
+mod notice_sweep;
 mod strength;
 pub mod values;
 mod vet_outcome;
 mod vetting;
-mod watch_index;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ use crate::store::{AdvisoryVersion, Store, StoreError};
 use values::{AdvisoryState, RiskGrade, SubjectKind, TokenKind};
 
 pub use advisory::{AdvisoryAt, AdvisoryPage, PublishAnswers, Published};
-pub use background::{announce_expiries, follow_log};
+pub use background::{announce_expiries, sweep_notices};
 pub use feed::{PartyAdvisory, StoredHit, StoredNotice};
 pub use input::{
     is_advisory_id, is_key_id, is_label, AdvisoryTerms, Linked, NewAdvisory, PageRequest, Revision,
@@ -49,6 +49,7 @@ pub use input::{
     MAX_VET_TOKENS,
 };
 pub use monitor::{EXPIRE_METHOD, FEED_PAGE};
+pub use notice_sweep::NOTIFY_METHOD;
 pub use strength::{tier, tier_of};
 pub use vet_outcome::{Decided, RememberedVet, VetAnswers, VetMatch, VetOutcome, Vetted};
 pub use vetting::strength;
@@ -222,11 +223,11 @@ pub struct Gateway {
     feed: tokio::sync::watch::Sender<u64>,
     /// Set when the gateway shuts down, so long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
-    /// The next notice cursor of each party.
-    notice_cursors: monitor::NoticeCursors,
-    /// Serialises the watch indexer (`watch_index`): the background task and advisory changes
-    /// catching up before computing notices. Holds where the index stands.
-    watch_indexer: tokio::sync::Mutex<watch_index::Position>,
+    /// Serialises the notice sweep (`notice_sweep`), the only producer of notices; holds the
+    /// next notice cursor of each party.
+    notice_sweep: tokio::sync::Mutex<notice_sweep::NoticeCursors>,
+    /// Woken when an advisory change queues notices, so the sweep sends them at once.
+    notices_queued: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -253,8 +254,8 @@ impl Gateway {
             advisory_lock: tokio::sync::Mutex::new(()),
             feed: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
-            notice_cursors: monitor::NoticeCursors::default(),
-            watch_indexer: tokio::sync::Mutex::new(watch_index::Position::default()),
+            notice_sweep: tokio::sync::Mutex::new(notice_sweep::NoticeCursors::default()),
+            notices_queued: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

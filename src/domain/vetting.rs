@@ -56,8 +56,11 @@ impl VetQuery {
 }
 
 /// The idempotency scope of a party.
+/// The scope prefix of a party's remembered answers.
+pub(super) const PARTY_SCOPE: &str = "party/";
+
 pub(super) fn party_scope(party: &str) -> String {
-    format!("party/{party}")
+    format!("{PARTY_SCOPE}{party}")
 }
 
 impl Gateway {
@@ -135,8 +138,8 @@ impl Gateway {
         let party_id = party.org.clone();
         let subject_kind = subject_kind_i32(q.subject_kind);
         let any_hit = !hits.is_empty();
-        // The request's tokens travel in the remembered answer: the watch indexer writes the
-        // per-token watch records from it later, off the answer path (see `watch_index`).
+        // The request's tokens travel in the remembered answer, one key: the notice sweep reads
+        // them when an advisory changes (see `notice_sweep`).
         let committed = self
             .log
             .record_with(

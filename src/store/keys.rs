@@ -14,6 +14,7 @@ pub(super) const WATCH: u8 = b'W';
 pub(super) const PARTY_NOTICE: u8 = b'P';
 pub(super) const UNIT_HIT: u8 = b'U';
 pub(super) const EXPIRY: u8 = b'E';
+pub(super) const NOTICE_JOB: u8 = b'Q';
 pub(super) const LOG_SIZE: &[u8] = b"Mlog-size";
 pub(super) const LOG_BYTES: &[u8] = b"Mlog-bytes";
 pub(super) const CHECKPOINT: &[u8] = b"Clatest";
@@ -67,6 +68,12 @@ pub(super) fn expiry_key(valid_until: i64, id: &str) -> Vec<u8> {
     k.push(EXPIRY);
     k.extend_from_slice(&((valid_until as u64) ^ (1 << 63)).to_be_bytes());
     k.extend_from_slice(id.as_bytes());
+    k
+}
+
+pub(super) fn notice_job_key(index: u64) -> [u8; 9] {
+    let mut k = [NOTICE_JOB; 9];
+    k[1..].copy_from_slice(&index.to_be_bytes());
     k
 }
 

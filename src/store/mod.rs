@@ -11,14 +11,14 @@
 //! | `H` | advisory id | latest version (u32 BE) |
 //! | `T` | key id, `0x00`, token kind (u8), digest (32), advisory id | empty |
 //! | `I` | scope, `0x00`, request id | [`IdempotencyRecord`] (a party's Vet: with its tokens, [`VetWatch`]) |
-//! | `W` | key id, `0x00`, token kind (u8), digest (32), party, `0x00`, request id | [`WatchRecord`], written by the watch indexer (`watches.rs`) |
+//! | `W` | key id, `0x00`, token kind (u8), digest (32), party, `0x00`, request id | [`WatchRecord`]: a Vet of an earlier layout, per token (read, no longer written; `watches.rs`) |
+//! | `Q` | audit index of an advisory change (u64 BE) | [`NoticeJob`]: its notices, still to be sent (`notice_queue.rs`) |
 //! | `P` | party, `0x00`, cursor (u64 BE) | a notice for the party (encoded by the domain) |
 //! | `U` | official unit, `0x00`, cursor (u64 BE) | a hit for the unit (encoded by the domain) |
 //! | `E` | valid_until seconds (u64 BE), advisory id | version whose expiry is still to be announced |
 //! | `B` | index of the block's first leaf (u64 BE) | where the block is in the log file: offset (u64 BE), length (u32 BE) |
 //! | `M` | `log-size` | number of audit entries (u64 BE) |
 //! | `M` | `log-bytes` | the log file's committed length (u64 BE) |
-//! | `M` | `watch-indexed` | the audit index the `W` records are complete up to (u64 BE) |
 //! | `C` | `latest` | the latest signed checkpoint (signed-note text, UTF-8) |
 //!
 //! Merkle node `(level, index)` is the root of the perfect subtree over audit leaves
@@ -38,17 +38,19 @@
 //! recognised and refused at start-up (see [`Store::has_legacy_log`]).
 //!
 //! Durability is explicit: [`Store::append`] writes and syncs the log file and applies a sled
-//! batch; [`Store::flush`] makes every sled batch applied so far durable. The audit writer calls
-//! both; the only other writer is the watch indexer ([`Store::index_watches`]), whose records
-//! are derived from the log and the remembered answers and are rebuilt from its durable
-//! position after a crash.
+//! batch; [`Store::flush`] makes every sled batch applied so far durable. The audit writer is
+//! the only writer of state: every change, including the notices the sweep sends, is applied
+//! with the audit entry that records it. The one write outside it removes queued notice jobs
+//! that gave no notice ([`Store::drop_notice_jobs`]), which a crash merely repeats.
 //!
 //! Files, by job: `keys.rs` (the prefixes above and the key of each kind of record),
 //! `changes.rs` (the [`Changes`] a writer applies), `advisories.rs` (advisory reads and the token
 //! filter), `answers.rs` (remembered answers), `feeds.rs` (notices, hits, due expiries),
-//! `watches.rs` (the watch index), `log.rs` (appending and reading the audit log's blocks,
-//! checkpoints, flush) over `log_file.rs` and `blocks.rs`; `records.rs` holds the stored
-//! message types and `tamper.rs` the test-only hooks.
+//! `notice_queue.rs` (advisory changes whose notices are to be sent, and the remembered answers
+//! they are matched against), `watches.rs` (the per-token watch records of earlier layouts),
+//! `log.rs` (appending and reading the audit log's blocks, checkpoints, flush) over
+//! `log_file.rs` and `blocks.rs`; `records.rs` holds the stored message types and `tamper.rs`
+//! the test-only hooks.
 
 mod advisories;
 mod answers;
@@ -58,6 +60,7 @@ mod feeds;
 mod keys;
 mod log;
 mod log_file;
+mod notice_queue;
 mod records;
 #[cfg(any(test, feature = "test-hooks"))]
 mod tamper;
@@ -74,8 +77,10 @@ pub use blocks::LeafRecord;
 pub use changes::Changes;
 use keys::*;
 use log_file::{LogFile, Pointer};
+pub use notice_queue::WatchedRequest;
 pub use records::{
-    AdvisoryVersion, IdempotencyRecord, IdempotencyStamp, VetWatch, WatchRecord, WatchedToken,
+    AdvisoryVersion, IdempotencyRecord, IdempotencyStamp, NoticeJob, VetWatch, WatchRecord,
+    WatchedAnswer, WatchedToken,
 };
 #[cfg(any(test, feature = "test-hooks"))]
 pub use tamper::Faults;

@@ -72,9 +72,8 @@ pub struct IdempotencyRecord {
     #[prost(bytes = "vec", tag = "2")]
     pub response: Vec<u8>,
     /// A party's vetting request: what later changes to matching advisories are watched for.
-    /// The watch index (`W` records) is built from it after the answer, off the answer path
-    /// (see `domain::watch_index`). Absent in records written before, whose `W` records were
-    /// written with them.
+    /// The notice sweep (`domain::notice_sweep`) reads it when an advisory changes. Absent in
+    /// records written before it existed, whose per-token `W` records were written with them.
     #[prost(message, optional, tag = "3")]
     pub watch: Option<VetWatch>,
     /// The audit index of the answer, when `response` was encoded before it was known (then
@@ -84,6 +83,43 @@ pub struct IdempotencyRecord {
     /// The time of the answer, set with `audit_index`.
     #[prost(message, optional, tag = "5")]
     pub decided_at: Option<Timestamp>,
+}
+
+/// The part of an [`IdempotencyRecord`] the notice sweep reads: the same field numbers
+/// without the fingerprint and the encoded answer, which decoding then skips without copying.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WatchedAnswer {
+    /// As [`IdempotencyRecord::watch`].
+    #[prost(message, optional, tag = "3")]
+    pub watch: Option<VetWatch>,
+    /// As [`IdempotencyRecord::audit_index`].
+    #[prost(uint64, tag = "4")]
+    pub audit_index: u64,
+    /// As [`IdempotencyRecord::decided_at`].
+    #[prost(message, optional, tag = "5")]
+    pub decided_at: Option<Timestamp>,
+}
+
+/// An advisory change whose notices are still to be sent (`Q` records): written atomically with
+/// the change, removed atomically with the notices the sweep computes for it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NoticeJob {
+    /// The advisory.
+    #[prost(string, tag = "1")]
+    pub advisory_id: String,
+    /// The version the change made (for an expiry: the version that expired).
+    #[prost(uint32, tag = "2")]
+    pub version: u32,
+    /// `NoticeKind` value of the change.
+    #[prost(int32, tag = "3")]
+    pub kind: i32,
+    /// The version before a revision or withdrawal (0 for a publication or an expiry): a
+    /// withdrawal goes to those who could see it.
+    #[prost(uint32, tag = "4")]
+    pub previous_version: u32,
+    /// When the change was made: the notices' time, and the end of the retention window.
+    #[prost(message, optional, tag = "5")]
+    pub at: Option<Timestamp>,
 }
 
 /// The fields of an [`IdempotencyRecord`] known only once its audit entry is numbered. Its

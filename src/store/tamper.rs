@@ -5,8 +5,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::keys::{feed_key, PARTY_NOTICE};
 use super::log::{completing_leaf, corrupt_block};
-use super::{block_key, blocks, watches, LeafRecord, Store, StoreError, LOG_SIZE, WATCH};
+use super::{block_key, blocks, Changes, LeafRecord, Store, StoreError, LOG_SIZE};
 
 /// Fault injection for tests of the fail-closed path: when set, every append fails.
 #[derive(Debug, Default)]
@@ -121,27 +122,25 @@ impl Store {
         self.raw_write_blocks(vec![(first, block)], sled::Batch::default())
     }
 
-    /// For crash tests only: puts the watch index back as a crash before its last batches
-    /// were durable leaves it: the indexed position at `position`, and the watch records of
-    /// the party requests `request_ids` gone. Durable.
-    pub fn raw_rewind_watches(
-        &self,
-        position: u64,
-        request_ids: &[&str],
-    ) -> Result<(), StoreError> {
-        for item in self.db.scan_prefix([WATCH]) {
-            let (key, _) = item?;
-            if request_ids
-                .iter()
-                .any(|id| key.ends_with(format!("\0{id}").as_bytes()))
-            {
-                self.db.remove(key)?;
-            }
+    /// For crash tests only: applies `changes` as one durable batch outside the audit writer
+    /// (to put back the state a crash leaves, e.g. a queued notice job whose notices were never
+    /// sent).
+    pub fn raw_apply(&self, changes: Changes) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in changes.puts {
+            batch.insert(k, v);
         }
-        self.db
-            .insert(watches::WATCH_INDEXED, &position.to_be_bytes()[..])?;
+        for k in changes.removes {
+            batch.remove(k);
+        }
+        self.db.apply_batch(batch)?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// For crash tests only: removes the notice of `party` under `cursor`, durably.
+    pub fn raw_remove_notice(&self, party: &str, cursor: u64) -> Result<(), StoreError> {
+        self.raw_set(&feed_key(PARTY_NOTICE, party, cursor), None)
     }
 
     /// The raw key of the log size (for tamper tests).

@@ -171,7 +171,10 @@ impl Gateway {
         let valid_until = self.check_terms(&new.terms, &now)?;
         let scope = official_scope(&official.org);
         let fingerprint = new.fingerprint();
-        let guard = self.advisory_lock.lock().await;
+        let guard = self
+            .advisory_locks
+            .lock(&["publish", &scope, &new.request_id])
+            .await;
 
         if let Some(previous) = self.store.idempotency(&scope, &new.request_id)? {
             if previous.fingerprint != fingerprint {
@@ -392,7 +395,7 @@ impl Gateway {
     }
 
     /// Commits version n+1 of `advisory_id`, as `change` makes it from version n (numbered,
-    /// dated `now` and signed by `official` here), under the advisory lock and only if version n
+    /// dated `now` and signed by `official` here), under the advisory's lock and only if version n
     /// is `expected_version` and the official's unit owns it.
     async fn next_version(
         &self,
@@ -403,7 +406,7 @@ impl Gateway {
         now: Timestamp,
         change: impl FnOnce(&AdvisoryVersion) -> AdvisoryVersion,
     ) -> Result<AdvisoryAt, Error> {
-        let guard = self.advisory_lock.lock().await;
+        let guard = self.advisory_locks.lock(&["advisory", advisory_id]).await;
         let current = self.current_for_change(official, advisory_id, expected_version)?;
         let next = AdvisoryVersion {
             version: current.version + 1,

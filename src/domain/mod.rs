@@ -22,6 +22,7 @@ mod advisory;
 mod background;
 mod feed;
 pub mod input;
+mod key_locks;
 mod monitor;
 mod notice_sweep;
 mod strength;
@@ -215,10 +216,12 @@ pub struct Gateway {
     store: Store,
     log: AuditLog,
     settings: Arc<ArcSwap<Settings>>,
-    /// Serialises the check-then-commit of vetting request ids, sharded by (party, id).
-    vet_locks: Vec<tokio::sync::Mutex<()>>,
-    /// Serialises advisory changes (rare, official-driven) so versions cannot race.
-    advisory_lock: tokio::sync::Mutex<()>,
+    /// Serialises the check-then-commit of a vetting request id, by (party, id).
+    vet_locks: key_locks::KeyLocks,
+    /// Serialises the changes of one advisory (revise, withdraw, expire: versions cannot race),
+    /// and the check-then-commit of a publish request id. Changes to different advisories, and
+    /// publications under different request ids, go ahead together and share group commits.
+    advisory_locks: key_locks::KeyLocks,
     /// Bumped after every commit that adds notices or hits; watch streams wait on it.
     feed: tokio::sync::watch::Sender<u64>,
     /// Set when the gateway shuts down, so long-lived streams end.
@@ -237,9 +240,11 @@ impl std::fmt::Debug for Gateway {
 }
 
 const VET_LOCK_SHARDS: usize = 256;
+const ADVISORY_LOCK_SHARDS: usize = 256;
 
-/// The advisory lock held: advisory changes are computed and applied one at a time.
-pub(crate) type AdvisoryGuard<'a> = tokio::sync::MutexGuard<'a, ()>;
+/// An advisory's lock held (or a publish request id's): its changes are computed and applied
+/// one at a time.
+pub(crate) type AdvisoryGuard<'a> = key_locks::KeyGuard<'a>;
 
 impl Gateway {
     /// The rules over `store`, recording to `log`, configured by `settings`.
@@ -248,10 +253,8 @@ impl Gateway {
             store,
             log,
             settings,
-            vet_locks: (0..VET_LOCK_SHARDS)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-            advisory_lock: tokio::sync::Mutex::new(()),
+            vet_locks: key_locks::KeyLocks::new(VET_LOCK_SHARDS),
+            advisory_locks: key_locks::KeyLocks::new(ADVISORY_LOCK_SHARDS),
             feed: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
             notice_sweep: tokio::sync::Mutex::new(notice_sweep::NoticeCursors::default()),

@@ -30,7 +30,7 @@ impl Gateway {
         let due = self.store.due_expiries(now.seconds - 1, FEED_PAGE)?;
         let mut handled = 0;
         for (secs, id, version) in due {
-            let guard = self.advisory_lock.lock().await;
+            let guard = self.advisory_locks.lock(&["advisory", &id]).await;
             let mut changes = Changes::new();
             changes.unschedule_expiry(secs, &id);
             let latest = self.store.latest_advisory(&id)?;
@@ -64,8 +64,9 @@ impl Gateway {
 
     /// Commits `changes` with `entry`, queuing the notices of the advisory change `job`
     /// describes (sent by the notice sweep, `notice_sweep`), and wakes the sweep. `guard` (the
-    /// advisory lock, under which the changes were computed) is released once they are applied,
-    /// so the next advisory change reads them, and before waiting for them to be durable.
+    /// advisory's lock, under which the changes were computed) is released once they are
+    /// applied, so the next change of that advisory reads them, and before waiting for them to
+    /// be durable.
     pub(crate) async fn commit_change(
         &self,
         entry: AuditEntry,

@@ -83,9 +83,7 @@ impl Gateway {
         }
         let scope = party_scope(&party.org);
         let fingerprint = q.fingerprint();
-        let _guard = self.vet_locks[shard(&scope, &q.request_id, self.vet_locks.len())]
-            .lock()
-            .await;
+        let _guard = self.vet_locks.lock(&[&scope, &q.request_id]).await;
 
         if let Some(previous) = self.store.idempotency(&scope, &q.request_id)? {
             return self.repeat(previous, &fingerprint, draft, answers).await;
@@ -338,14 +336,4 @@ fn watched_tokens(q: &VetQuery) -> Vec<WatchedToken> {
             },
         })
         .collect()
-}
-
-fn shard(scope: &str, request_id: &str, shards: usize) -> usize {
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!("{scope}\0{request_id}").as_bytes(),
-    );
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d.as_ref()[..8]);
-    (u64::from_le_bytes(b) % shards as u64) as usize
 }

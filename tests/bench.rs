@@ -46,6 +46,7 @@ fn bench_runs_every_scenario_without_errors() {
             "vet-hit",
             "vet-batch",
             "publish",
+            "notice",
             "audit-verify"
         ]
     );

@@ -29,6 +29,7 @@
 mod gateway;
 mod keyservice;
 mod load;
+mod notice;
 mod proc_stats;
 mod report;
 mod requests;
@@ -186,6 +187,16 @@ pub(crate) async fn run(args: Args) -> Result<(), Error> {
                     args.batch_items,
                     duration,
                     crate::pki::DEV_MATCHING_KEY_ID,
+                )
+                .await?
+            }
+            Scenario::Notice => {
+                notice::notice_latency(
+                    clients.party[0].clone(),
+                    clients.official[0].clone(),
+                    &run,
+                    advisories,
+                    duration,
                 )
                 .await?
             }

@@ -33,6 +33,9 @@ pub(crate) enum Scenario {
     VetBatch,
     /// `Publish` of new advisories.
     Publish,
+    /// From a Publish to the notice of a party that vetted the same subject just before, one
+    /// round at a time.
+    Notice,
     /// Online verification of the whole audit log, as the auditor.
     AuditVerify,
     /// The key service (tokens v2) in its own child process: Evaluate at batch sizes 1, 64
@@ -42,12 +45,13 @@ pub(crate) enum Scenario {
 
 impl Scenario {
     /// Every scenario run by default (all but `keyservice`), in order.
-    pub(super) const ALL: [Scenario; 6] = [
+    pub(super) const ALL: [Scenario; 7] = [
         Scenario::Health,
         Scenario::VetMiss,
         Scenario::VetHit,
         Scenario::VetBatch,
         Scenario::Publish,
+        Scenario::Notice,
         Scenario::AuditVerify,
     ];
 
@@ -59,6 +63,7 @@ impl Scenario {
             Scenario::VetHit => "vet-hit",
             Scenario::VetBatch => "vet-batch",
             Scenario::Publish => "publish",
+            Scenario::Notice => "notice",
             Scenario::AuditVerify => "audit-verify",
             Scenario::Keyservice => "keyservice",
         }
@@ -69,6 +74,7 @@ impl Scenario {
         match self {
             Scenario::VetBatch => "items",
             Scenario::AuditVerify => "entries",
+            Scenario::Notice => "notices",
             Scenario::Keyservice => "elements",
             _ => "calls",
         }
@@ -78,8 +84,8 @@ impl Scenario {
 /// The entries that grow the log before a start-up is timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum LogFill {
-    /// Vets that match nothing: each stores its audit entry, its remembered answer and a watch
-    /// record per token, so the gateway's state grows with the log.
+    /// Vets that match nothing: each stores its audit entry and its remembered answer (which
+    /// holds its tokens), so the gateway's state grows with the log.
     Vets,
     /// Vets refused for an unknown key id: each stores only its audit entry, so only the log
     /// grows.
@@ -181,9 +187,12 @@ pub(super) async fn run_unary(
             })
             .await
         }
-        Scenario::VetBatch | Scenario::AuditVerify | Scenario::Keyservice => Err(Error::Usage(
-            format!("{} is not a unary scenario", scenario.name()),
-        )),
+        Scenario::VetBatch | Scenario::Notice | Scenario::AuditVerify | Scenario::Keyservice => {
+            Err(Error::Usage(format!(
+                "{} is not a unary scenario",
+                scenario.name()
+            )))
+        }
     }
 }
 

@@ -96,7 +96,7 @@ async fn notices_not_sent_before_a_crash_are_sent_after_the_restart_exactly_once
         .into_iter()
         .find(|e| e.method == portcullis::domain::NOTIFY_METHOD)
         .expect("the sweep is audited");
-    assert_eq!(sweep.detail, "2 notices for 1 advisory changes");
+    assert_eq!(sweep.detail, "2 notices for 1 advisory change");
     assert_eq!(
         sweep.advisory_ids,
         std::slice::from_ref(&record.advisory_id)

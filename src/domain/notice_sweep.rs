@@ -26,8 +26,14 @@ use super::{visible_to, Error, Gateway, Settings, Stored};
 use crate::audit::AuditEntry;
 use crate::store::{AdvisoryVersion, Changes, NoticeJob, Store, StoreError};
 
-/// The most queued changes matched in one pass over the remembered answers.
-const JOBS_PER_SWEEP: usize = 1_024;
+/// The most queued changes matched in one pass over the remembered answers. The pass costs
+/// about the same for one change as for many (each answer's tokens are looked up in a map of
+/// the changes' tokens), so a burst of changes is swept in few passes.
+const JOBS_PER_SWEEP: usize = 16_384;
+
+/// The most changes whose notices are committed with one audit entry (which lists their
+/// advisory ids).
+const COMMIT_CHANGES: usize = 256;
 
 /// The method recorded for the notices the gateway sends itself.
 pub const NOTIFY_METHOD: &str = "portcullis.internal/SendNotices";
@@ -137,28 +143,55 @@ impl Gateway {
                     Error::Unreadable(Stored::Records)
                 })??;
 
-        let mut notices = Vec::new();
-        for change in found {
-            notices.extend(change.notices);
-        }
-        self.number_notices(&mut cursors, &mut notices)?;
-        let mut advisory_ids: Vec<String> = Vec::new();
-        for c in &changes {
-            if !advisory_ids.contains(&c.version.advisory_id) {
-                advisory_ids.push(c.version.advisory_id.clone());
+        // Changes that gave no notice go without an audit entry; the others are committed
+        // with their notices, at most COMMIT_CHANGES per entry, in change order.
+        let mut silent = Vec::new();
+        let mut noisy = Vec::new();
+        for (change, found) in changes.into_iter().zip(found) {
+            if found.notices.is_empty() {
+                silent.push(change.index);
+            } else {
+                noisy.push((change, found.notices));
             }
         }
-        let sent: Vec<u64> = changes.iter().map(|c| c.index).collect();
-        let n = notices.len();
-        if n == 0 {
-            // Nothing to record: the jobs go without an audit entry.
-            self.store.drop_notice_jobs(&sent)?;
-            return Ok(handled);
+        if !silent.is_empty() {
+            self.store.drop_notice_jobs(&silent)?;
         }
+        let mut noisy = noisy.into_iter().peekable();
+        while noisy.peek().is_some() {
+            let chunk: Vec<_> = noisy.by_ref().take(COMMIT_CHANGES).collect();
+            self.commit_notices(&mut cursors, chunk).await?;
+        }
+        Ok(handled)
+    }
+
+    /// Numbers the notices of `changes`, and commits them with an audit entry of their own
+    /// that also removes the changes' jobs; then wakes the watch streams.
+    async fn commit_notices(
+        &self,
+        cursors: &mut NoticeCursors,
+        changes: Vec<(QueuedChange, Vec<(String, StoredNotice)>)>,
+    ) -> Result<(), Error> {
+        let k = changes.len();
+        let mut advisory_ids: Vec<String> = Vec::new();
+        let mut sent = Vec::with_capacity(k);
+        let mut notices = Vec::new();
+        for (change, found) in changes {
+            if !advisory_ids.contains(&change.version.advisory_id) {
+                advisory_ids.push(change.version.advisory_id);
+            }
+            sent.push(change.index);
+            notices.extend(found);
+        }
+        self.number_notices(cursors, &mut notices)?;
+        let n = notices.len();
         let entry = AuditEntry {
             method: NOTIFY_METHOD.to_owned(),
             advisory_ids,
-            detail: format!("{n} notices for {handled} advisory changes"),
+            detail: format!(
+                "{n} notices for {k} advisory change{}",
+                if k == 1 { "" } else { "s" }
+            ),
             ..Default::default()
         };
         self.log
@@ -177,7 +210,7 @@ impl Gateway {
             )
             .await?;
         self.feed_changed();
-        Ok(handled)
+        Ok(())
     }
 
     /// The change a queued job stands for, with its versions read from the store.

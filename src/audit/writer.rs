@@ -309,7 +309,12 @@ impl State {
 fn finish(batches: Vec<Applied>, result: Result<(), crate::store::StoreError>, state: &State) {
     match result {
         Ok(()) => {
-            let size = batches.last().map(|batch| batch.size);
+            // One flush, one new durable size: readers of the size wake once. Published before
+            // any caller hears back, so whatever a caller does next (waking a watch stream that
+            // reads only durable items) sees its entry durable.
+            if let Some(size) = batches.last().map(|batch| batch.size) {
+                state.durable.send_replace(size);
+            }
             for batch in batches {
                 let count = batch.jobs.len();
                 for (i, job) in batch.jobs.into_iter().enumerate() {
@@ -319,10 +324,6 @@ fn finish(batches: Vec<Applied>, result: Result<(), crate::store::StoreError>, s
                     }));
                 }
                 crate::metrics::global().audit_batch(count, batch.started.elapsed(), batch.size);
-            }
-            // One flush, one new durable size: readers of the size wake once.
-            if let Some(size) = size {
-                state.durable.send_replace(size);
             }
             state.written(true);
         }

@@ -82,6 +82,12 @@ pub struct StoredNotice {
     /// The path of the request concerned: empty for the subject, else a linked subject's label.
     #[prost(string, tag = "6")]
     pub via: String,
+    /// The audit index of the notice sweep's entry that stored it (0 in notices stored before
+    /// it was kept): the notice is delivered only once that entry is durable. The gateway's
+    /// own, never sent to the party (it would tell the party the gateway's activity); a field
+    /// number `Notice` does not use, so a notice without it encodes as the `Notice` sent.
+    #[prost(uint64, tag = "15")]
+    pub audit_index: u64,
 }
 
 /// A hit for the official unit owning a matched advisory.

@@ -95,19 +95,47 @@ impl Gateway {
         Ok(())
     }
 
-    /// Up to [`FEED_PAGE`] notices of `party` after `after`.
+    /// Up to [`FEED_PAGE`] notices of `party` after `after`, up to the first whose entry is
+    /// not durable yet (see [`durable_only`]).
     pub fn notices_after(&self, party: &str, after: u64) -> Result<Vec<StoredNotice>, Error> {
-        decode_feed(self.store.notices(party, after, FEED_PAGE)?)
+        let notices: Vec<StoredNotice> = decode_feed(self.store.notices(party, after, FEED_PAGE)?)?;
+        Ok(durable_only(notices, self.durable_entries(), |n| {
+            n.audit_index
+        }))
     }
 
-    /// Up to [`FEED_PAGE`] hits of official `unit` after `after`.
+    /// Up to [`FEED_PAGE`] hits of official `unit` after `after`, up to the first whose entry
+    /// is not durable yet (see [`durable_only`]).
     pub fn hits_after(&self, unit: &str, after: u64) -> Result<Vec<StoredHit>, Error> {
-        decode_feed(self.store.hits(unit, after, FEED_PAGE)?)
+        let hits: Vec<StoredHit> = decode_feed(self.store.hits(unit, after, FEED_PAGE)?)?;
+        Ok(durable_only(hits, self.durable_entries(), |h| {
+            h.audit_index
+        }))
+    }
+
+    /// How many audit entries are durable.
+    fn durable_entries(&self) -> u64 {
+        *self.log.durable().borrow()
     }
 }
 
 /// The method recorded for expiry announcements made by the gateway itself.
 pub const EXPIRE_METHOD: &str = "portcullis.internal/ExpireAdvisory";
+
+/// The items before the first one recorded at an audit index not yet durable (`durable` is
+/// the number of durable entries).
+///
+/// The writer applies a batch before it is durable, and a stream may read the store in
+/// between (when it opens, or woken by another commit). An item read then, and lost with its
+/// batch in a crash, would have been delivered under a cursor that a later item reuses after the
+/// restart, and a reader resuming after that cursor would miss the later one. Items are in
+/// commit order, so the rest wait too; the commit's own wake-up, once durable, sends them.
+fn durable_only<T>(items: Vec<T>, durable: u64, index: impl Fn(&T) -> u64) -> Vec<T> {
+    items
+        .into_iter()
+        .take_while(|item| index(item) < durable)
+        .collect()
+}
 
 fn decode_feed<M: Message + Default>(items: Vec<(u64, Vec<u8>)>) -> Result<Vec<M>, Error> {
     items
@@ -144,5 +172,22 @@ pub(crate) fn hit(
         at: Some(at),
         audit_index,
         relation: Relation::Unspecified as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_stop_at_the_first_entry_not_yet_durable() {
+        let at = |indexes: &[u64], durable| durable_only(indexes.to_vec(), durable, |i| *i);
+        assert_eq!(at(&[3, 5, 9], 10), [3, 5, 9]);
+        assert_eq!(at(&[3, 5, 9], 9), [3, 5]);
+        assert_eq!(at(&[3, 5, 9], 4), [3]);
+        assert!(at(&[3, 5, 9], 3).is_empty());
+        assert!(at(&[], 3).is_empty());
+        // Notices stored before the sweep kept its index carry 0: durable.
+        assert_eq!(at(&[0, 0], 1), [0, 0]);
     }
 }

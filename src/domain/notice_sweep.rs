@@ -81,6 +81,7 @@ impl QueuedChange {
             advisory: Some(PartyAdvisory::of(&self.version, &self.at)),
             case_reference: case_reference.to_owned(),
             via,
+            audit_index: 0,
         }
     }
 }
@@ -197,9 +198,10 @@ impl Gateway {
         self.log
             .record_with(
                 entry,
-                Box::new(move |_, _| {
+                Box::new(move |index, _| {
                     let mut changes = Changes::new();
-                    for (party, notice) in notices {
+                    for (party, mut notice) in notices {
+                        notice.audit_index = index;
                         changes.notice(&party, notice.cursor, notice.encode_to_vec());
                     }
                     for index in sent {

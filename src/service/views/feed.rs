@@ -23,13 +23,23 @@ pub(crate) fn advisory(a: PartyAdvisory) -> Advisory {
 
 /// A notice as sent to its party.
 pub(crate) fn notice(n: StoredNotice) -> Notice {
+    let StoredNotice {
+        cursor,
+        request_id,
+        kind,
+        advisory: party_advisory,
+        case_reference,
+        via,
+        // The gateway's own record of when it was stored; not the party's to see.
+        audit_index: _,
+    } = n;
     Notice {
-        cursor: n.cursor,
-        request_id: n.request_id,
-        kind: n.kind,
-        advisory: n.advisory.map(advisory),
-        case_reference: n.case_reference,
-        via: n.via,
+        cursor,
+        request_id,
+        kind,
+        advisory: party_advisory.map(advisory),
+        case_reference,
+        via,
     }
 }
 
@@ -86,6 +96,7 @@ mod tests {
             }),
             case_reference: "case-9".into(),
             via: "director".into(),
+            audit_index: 0,
         }
     }
 
@@ -115,6 +126,14 @@ mod tests {
             StoredNotice::decode(sent.encode_to_vec().as_slice()).unwrap(),
             stored
         );
+        // With the sweep's audit index: the same notice is sent, without it.
+        let indexed = StoredNotice {
+            audit_index: 41,
+            ..stored
+        };
+        let bytes = indexed.encode_to_vec();
+        assert_eq!(Notice::decode(bytes.as_slice()).unwrap(), sent);
+        assert_eq!(notice(indexed), sent);
     }
 
     #[test]

@@ -55,13 +55,13 @@ async fn a_burst_of_queued_changes_sends_every_notice_in_change_order() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let publish_indexes: Vec<u64> = gw
-        .entries()
+        .all_entries()
         .iter()
         .filter(|e| e.method.ends_with("/Publish"))
         .map(|e| e.index)
         .collect();
     assert_eq!(publish_indexes.len(), CHANGES);
-    let before_restart = gw.entries().len() as u64;
+    let before_restart = gw.all_entries().len() as u64;
     let dir = gw.stop().await;
 
     // The crash: every publication durable, none of the sweeps.
@@ -113,7 +113,7 @@ async fn a_burst_of_queued_changes_sends_every_notice_in_change_order() {
 
     // The restart's sweep: one pass, committed as 256 changes and then 44.
     let sweeps: Vec<_> = gw
-        .entries()
+        .all_entries()
         .into_iter()
         .filter(|e| e.index >= before_restart && e.method == portcullis::domain::NOTIFY_METHOD)
         .collect();

@@ -87,12 +87,12 @@ async fn notices_not_sent_before_a_crash_are_sent_after_the_restart_exactly_once
         .into_inner();
     assert_eq!(after.grade, RiskGrade::High as i32);
     let publish_index = gw
-        .entries()
+        .all_entries()
         .iter()
         .position(|e| e.method.ends_with("/Publish"))
         .expect("the publication is audited") as u64;
     let sweep = gw
-        .entries()
+        .all_entries()
         .into_iter()
         .find(|e| e.method == portcullis::domain::NOTIFY_METHOD)
         .expect("the sweep is audited");

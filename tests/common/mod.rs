@@ -74,8 +74,8 @@ impl TestGateway {
         AdvisoryServiceClient::new(self.channel(who).await)
     }
 
-    /// Every audit entry so far, decoded, in index order.
-    pub fn entries(&self) -> Vec<AuditEntry> {
+    /// Every audit entry so far, decoded, in index order, the notice sweep's included.
+    pub fn all_entries(&self) -> Vec<AuditEntry> {
         let store = self.running.store();
         let size = store.log_size().unwrap();
         store
@@ -84,14 +84,19 @@ impl TestGateway {
             .collect()
     }
 
-    /// The last audit entry, passing over the notice sweep's: the sweep commits behind
-    /// advisory changes, whenever it runs, so its entry may land after a later call's.
-    pub fn last_entry(&self) -> AuditEntry {
-        self.entries()
+    /// The audit entries of calls so far, in index order: every entry but the notice sweep's,
+    /// which the sweep commits behind advisory changes whenever it runs, so that counting the
+    /// entries a call added does not race with it.
+    pub fn entries(&self) -> Vec<AuditEntry> {
+        self.all_entries()
             .into_iter()
-            .rev()
-            .find(|e| e.method != portcullis::domain::NOTIFY_METHOD)
-            .expect("no audit entry")
+            .filter(|e| e.method != portcullis::domain::NOTIFY_METHOD)
+            .collect()
+    }
+
+    /// The last audit entry of a call (see [`TestGateway::entries`]).
+    pub fn last_entry(&self) -> AuditEntry {
+        self.entries().pop().expect("no audit entry")
     }
 
     /// Stops the gateway, keeping the data directory.

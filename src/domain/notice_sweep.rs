@@ -31,6 +31,11 @@ use crate::store::{AdvisoryVersion, Changes, NoticeJob, Store, StoreError};
 /// the changes' tokens), so a burst of changes is swept in few passes.
 const JOBS_PER_SWEEP: usize = 16_384;
 
+/// The most bytes of advisory versions one pass holds: 16,384 changes of typical advisories
+/// (about 1 KB) fit, while changes of advisories at the limits (256 tokens, 2,000 characters
+/// of guidance, two versions each) are taken a few thousand at a time.
+const SWEEP_BYTES: usize = 32 << 20;
+
 /// The most changes whose notices are committed with one audit entry (which lists their
 /// advisory ids).
 const COMMIT_CHANGES: usize = 256;
@@ -120,8 +125,9 @@ fn paths(via: &[String]) -> Vec<String> {
 }
 
 impl Gateway {
-    /// Sends the notices of up to [`JOBS_PER_SWEEP`] queued advisory changes, oldest first, in
-    /// one pass over the remembered answers; returns how many changes it handled. Run by a
+    /// Sends the notices of up to [`JOBS_PER_SWEEP`] queued advisory changes (and at most
+    /// [`SWEEP_BYTES`] of their versions), oldest first, in one pass over the remembered
+    /// answers; returns how many changes it handled. Run by a
     /// background task whenever a change is queued (and every second); one sweep at a time.
     pub async fn send_queued_notices(&self) -> Result<usize, Error> {
         let mut cursors = self.notice_sweep.lock().await;
@@ -129,10 +135,19 @@ impl Gateway {
         if jobs.is_empty() {
             return Ok(0);
         }
-        let changes = jobs
-            .into_iter()
-            .map(|(index, job)| self.queued_change(index, job))
-            .collect::<Result<Vec<_>, _>>()?;
+        // The versions read stay in memory for the pass: at most SWEEP_BYTES of them (always
+        // at least one change), the rest wait for the next pass.
+        let mut changes = Vec::with_capacity(jobs.len());
+        let mut bytes = 0;
+        for (index, job) in jobs {
+            if bytes >= SWEEP_BYTES {
+                break;
+            }
+            let change = self.queued_change(index, job)?;
+            bytes += change.version.encoded_len()
+                + change.previous.as_ref().map_or(0, |p| p.encoded_len());
+            changes.push(change);
+        }
         let handled = changes.len();
         let settings = self.settings.load_full();
         let store = self.store.clone();

@@ -96,7 +96,7 @@ impl Gateway {
     }
 
     /// Up to [`FEED_PAGE`] notices of `party` after `after`, up to the first whose entry is
-    /// not durable yet (see [`durable_only`]).
+    /// not durable yet (see `durable_only`).
     pub fn notices_after(&self, party: &str, after: u64) -> Result<Vec<StoredNotice>, Error> {
         let notices: Vec<StoredNotice> = decode_feed(self.store.notices(party, after, FEED_PAGE)?)?;
         Ok(durable_only(notices, self.durable_entries(), |n| {
@@ -105,7 +105,7 @@ impl Gateway {
     }
 
     /// Up to [`FEED_PAGE`] hits of official `unit` after `after`, up to the first whose entry
-    /// is not durable yet (see [`durable_only`]).
+    /// is not durable yet (see `durable_only`).
     pub fn hits_after(&self, unit: &str, after: u64) -> Result<Vec<StoredHit>, Error> {
         let hits: Vec<StoredHit> = decode_feed(self.store.hits(unit, after, FEED_PAGE)?)?;
         Ok(durable_only(hits, self.durable_entries(), |h| {

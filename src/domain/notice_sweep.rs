@@ -125,8 +125,8 @@ fn paths(via: &[String]) -> Vec<String> {
 }
 
 impl Gateway {
-    /// Sends the notices of up to [`JOBS_PER_SWEEP`] queued advisory changes (and at most
-    /// [`SWEEP_BYTES`] of their versions), oldest first, in one pass over the remembered
+    /// Sends the notices of up to 16,384 queued advisory changes (and at most 32 MiB of their
+    /// versions), oldest first, in one pass over the remembered
     /// answers; returns how many changes it handled. Run by a
     /// background task whenever a change is queued (and every second); one sweep at a time.
     pub async fn send_queued_notices(&self) -> Result<usize, Error> {

@@ -2,6 +2,8 @@
 //! functions that build each kind of key, so that every file reading or writing a record spells
 //! its key the same way.
 
+use super::StoreError;
+
 pub(super) const ADVISORY: u8 = b'A';
 pub(super) const HEAD: u8 = b'H';
 pub(super) const TOKEN: u8 = b'T';
@@ -71,6 +73,21 @@ pub(super) fn expiry_key(valid_until: i64, id: &str) -> Vec<u8> {
     k
 }
 
+/// The two names a key ends with, `first`, `0x00`, `second` (a party and its request id, a
+/// scope and a request id), read from `tail`, the part of `key` after its fixed prefix.
+pub(super) fn split_names(key: &[u8], tail: &[u8]) -> Result<(String, String), StoreError> {
+    let Some(split) = tail.iter().position(|b| *b == 0) else {
+        return Err(StoreError::Corrupt {
+            key: hex::encode(key),
+            reason: "key without a separator between its names".into(),
+        });
+    };
+    Ok((
+        String::from_utf8_lossy(&tail[..split]).into_owned(),
+        String::from_utf8_lossy(&tail[split + 1..]).into_owned(),
+    ))
+}
+
 pub(super) fn notice_job_key(index: u64) -> [u8; 9] {
     let mut k = [NOTICE_JOB; 9];
     k[1..].copy_from_slice(&index.to_be_bytes());
@@ -81,4 +98,23 @@ pub(super) fn block_key(first: u64) -> [u8; 9] {
     let mut k = [BLOCK; 9];
     k[1..].copy_from_slice(&first.to_be_bytes());
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_tail_splits_at_its_first_separator_or_is_corrupt() {
+        let key = b"Iparty/alpha\0r-1";
+        assert_eq!(
+            split_names(key, &key[1..]).unwrap(),
+            ("party/alpha".to_owned(), "r-1".to_owned())
+        );
+        let none = b"Iparty/alpha";
+        assert!(matches!(
+            split_names(none, &none[1..]),
+            Err(StoreError::Corrupt { key, .. }) if key == hex::encode(none)
+        ));
+    }
 }

@@ -82,18 +82,13 @@ impl Store {
                 Err(e) => return Some(Err(e)),
             };
             answer.watch.as_ref()?;
-            let rest = &key[1..];
-            let Some(split) = rest.iter().position(|b| *b == 0) else {
-                return Some(Err(StoreError::Corrupt {
-                    key: hex::encode(&key),
-                    reason: "remembered answer key without a separator".into(),
-                }));
-            };
-            Some(Ok(WatchedRequest {
-                scope: String::from_utf8_lossy(&rest[..split]).into_owned(),
-                request_id: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
-                answer,
-            }))
+            Some(
+                split_names(&key, &key[1..]).map(|(scope, request_id)| WatchedRequest {
+                    scope,
+                    request_id,
+                    answer,
+                }),
+            )
         })
     }
 }

@@ -185,11 +185,25 @@ pub struct WatchRecord {
 impl WatchRecord {
     /// The paths the token was vetted on (`""` = the subject itself).
     pub fn paths(&self) -> Vec<String> {
-        if self.via.is_empty() {
-            vec![String::new()]
-        } else {
-            self.via.clone()
-        }
+        paths(&self.via)
+    }
+}
+
+impl WatchedToken {
+    /// The paths the token was vetted on (`""` = the subject itself), as
+    /// [`WatchRecord::paths`].
+    pub fn paths(&self) -> Vec<String> {
+        paths(&self.via)
+    }
+}
+
+/// The paths named by `via`: the subject itself (`""`) when it is empty, else each linked
+/// subject's label.
+fn paths(via: &[String]) -> Vec<String> {
+    if via.is_empty() {
+        vec![String::new()]
+    } else {
+        via.to_vec()
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`WatchBatch`] writes them only for benchmarks of that old write path and for tests of data
 //! directories that hold them.
 
+use super::keys::split_names;
 use super::{decode, Changes, Store, StoreError, WatchRecord, TOKEN, WATCH};
 use prost::Message;
 
@@ -106,16 +107,10 @@ impl Store {
         let mut out = Vec::new();
         for item in self.db.scan_prefix(&prefix) {
             let (key, value) = item?;
-            let rest = &key[prefix.len()..];
-            let Some(split) = rest.iter().position(|b| *b == 0) else {
-                return Err(StoreError::Corrupt {
-                    key: hex::encode(&key),
-                    reason: "watch key without a separator".into(),
-                });
-            };
+            let (party, request_id) = split_names(&key, &key[prefix.len()..])?;
             out.push(Watcher {
-                party: String::from_utf8_lossy(&rest[..split]).into_owned(),
-                request_id: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+                party,
+                request_id,
                 record: decode(&key, &value)?,
             });
         }

@@ -3,7 +3,7 @@
 //! holds the request's tokens) and, for comparison, the per-token watch records a Vet used to
 //! write on the answer path. Each batch is applied atomically and flushed, as the writer does
 //! for a group commit. The last case is the notice sweep's read, off the answer path: one pass
-//! over every remembered answer, per answer (a sweep makes one pass for up to 1,024 queued
+//! over every remembered answer, per answer (a sweep makes one pass for up to 16,384 queued
 //! advisory changes).
 //!
 //! Run: `cargo bench --bench store_writes`. Bounded: 20,000 entries per case.

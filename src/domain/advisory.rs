@@ -5,11 +5,12 @@ use prost::Message;
 use prost_types::Timestamp;
 
 use super::input::{AdvisoryTerms, NewAdvisory, PageRequest, Revision, Withdrawal};
+use super::monitor::notice_job;
 use super::values::NoticeKind;
 use super::{nanos, token_kind_byte, AdvisoryGuard, Error, Gateway, Stored};
 use crate::audit::AuditEntry;
 use crate::identity::Identity;
-use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord, NoticeJob};
+use crate::store::{AdvisoryVersion, Changes, IdempotencyRecord};
 
 /// An advisory version as read or written at a moment: its state (active, expired, withdrawn)
 /// is computed from that moment, never stored.
@@ -230,13 +231,7 @@ impl Gateway {
                 })
                 .collect(),
         };
-        let job = NoticeJob {
-            advisory_id: id.clone(),
-            version: 1,
-            kind: NoticeKind::Published as i32,
-            previous_version: 0,
-            at: Some(now),
-        };
+        let job = notice_job(NoticeKind::Published, &version, None, now);
         let mut changes = Changes::new();
         changes.advisory_version(&version);
         changes.schedule_expiry(valid_until.seconds, &version.advisory_id, 1);
@@ -302,13 +297,7 @@ impl Gateway {
         } else {
             NoticeKind::Revised
         };
-        let job = NoticeJob {
-            advisory_id: next.advisory_id.clone(),
-            version: next.version,
-            kind: kind as i32,
-            previous_version: previous.version,
-            at: Some(*now),
-        };
+        let job = notice_job(kind, &next, Some(previous), *now);
         let mut changes = Changes::new();
         changes.advisory_version(&next);
         if let Some(until) = previous.valid_until {

@@ -41,7 +41,7 @@ pub async fn sweep_notices(gateway: Weak<Gateway>) {
         let Some(g) = gateway.upgrade() else {
             return;
         };
-        if *g.closing().borrow() {
+        if *closing.borrow() {
             return;
         }
         let started = Instant::now();

@@ -15,7 +15,7 @@ use super::feed::{StoredHit, StoredNotice};
 use super::values::{NoticeKind, Relation};
 use super::{AdvisoryGuard, Error, Gateway};
 use crate::audit::AuditEntry;
-use crate::store::{Changes, NoticeJob};
+use crate::store::{AdvisoryVersion, Changes, NoticeJob};
 
 /// The most notices or hits read from the store at once.
 pub const FEED_PAGE: usize = 64;
@@ -40,13 +40,7 @@ impl Gateway {
                         && !v.withdrawn
                         && v.valid_until.is_some_and(|u| u.seconds == secs) =>
                 {
-                    Some(NoticeJob {
-                        advisory_id: id.clone(),
-                        version,
-                        kind: NoticeKind::Expired as i32,
-                        previous_version: 0,
-                        at: Some(now),
-                    })
+                    Some(notice_job(NoticeKind::Expired, v, None, now))
                 }
                 _ => None,
             };
@@ -116,6 +110,23 @@ impl Gateway {
     /// How many audit entries are durable.
     fn durable_entries(&self) -> u64 {
         *self.log.durable().borrow()
+    }
+}
+
+/// The job that queues the notices of a change of `kind` making `version` (from `previous`, for
+/// a revision or withdrawal) at `at`; see `notice_sweep`.
+pub(super) fn notice_job(
+    kind: NoticeKind,
+    version: &AdvisoryVersion,
+    previous: Option<&AdvisoryVersion>,
+    at: Timestamp,
+) -> NoticeJob {
+    NoticeJob {
+        advisory_id: version.advisory_id.clone(),
+        version: version.version,
+        kind: kind as i32,
+        previous_version: previous.map_or(0, |p| p.version),
+        at: Some(at),
     }
 }
 

@@ -46,7 +46,7 @@ pub const NOTIFY_METHOD: &str = "portcullis.internal/SendNotices";
 /// The next notice cursor of each party: a per-party sequence, so that a cursor tells its party
 /// only how many notices it received itself, never anything of other parties' activity.
 #[derive(Debug, Default)]
-pub(super) struct NoticeCursors(std::collections::HashMap<String, u64>);
+pub(super) struct NoticeCursors(HashMap<String, u64>);
 
 /// A queued advisory change, with the versions it concerns.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ struct QueuedChange {
     index: u64,
     kind: NoticeKind,
     version: AdvisoryVersion,
-    /// The version before a revision or withdrawal.
+    /// The version before a withdrawal (read only for withdrawals).
     previous: Option<AdvisoryVersion>,
     at: Timestamp,
 }
@@ -115,20 +115,11 @@ impl ChangeNotices {
     }
 }
 
-/// The paths a watched token was vetted on: the subject itself (empty) or each linked subject.
-fn paths(via: &[String]) -> Vec<String> {
-    if via.is_empty() {
-        vec![String::new()]
-    } else {
-        via.to_vec()
-    }
-}
-
 impl Gateway {
     /// Sends the notices of up to 16,384 queued advisory changes (and at most 32 MiB of their
-    /// versions), oldest first, in one pass over the remembered
-    /// answers; returns how many changes it handled. Run by a
-    /// background task whenever a change is queued (and every second); one sweep at a time.
+    /// versions), oldest first, in one pass over the remembered answers; returns how many
+    /// changes it handled. Run by a background task whenever a change is queued (and every
+    /// second); one sweep at a time.
     pub async fn send_queued_notices(&self) -> Result<usize, Error> {
         let mut cursors = self.notice_sweep.lock().await;
         let jobs = self.store.notice_jobs(JOBS_PER_SWEEP)?;
@@ -241,13 +232,14 @@ impl Gateway {
             .store
             .advisory_version(&job.advisory_id, job.version)?
             .ok_or_else(|| unreadable("advisory version"))?;
-        let previous = match job.previous_version {
-            0 => None,
-            v => Some(
+        // Only a withdrawal's notices depend on the version before (who could see it).
+        let previous = match (kind, job.previous_version) {
+            (NoticeKind::Withdrawn, v) if v > 0 => Some(
                 self.store
                     .advisory_version(&job.advisory_id, v)?
                     .ok_or_else(|| unreadable("previous advisory version"))?,
             ),
+            _ => None,
         };
         Ok(QueuedChange {
             index,
@@ -325,7 +317,7 @@ fn match_changes(
                     {
                         continue;
                     }
-                    for via in paths(&t.via) {
+                    for via in t.paths() {
                         found[i].add(party, &request.request_id, via, |via| {
                             change.notice(&request.request_id, &watch.case_reference, via)
                         });

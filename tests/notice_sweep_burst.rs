@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use portcullis::proto::v1::{NoticeKind, RiskGrade, TokenKind, WatchNoticesRequest};
-use portcullis::store::{Changes, NoticeJob};
+use portcullis::proto::v1::{RiskGrade, TokenKind, WatchNoticesRequest};
+use portcullis::store::Changes;
 
 const CHANGES: usize = 300;
 
@@ -70,16 +70,7 @@ async fn a_burst_of_queued_changes_sends_every_notice_in_change_order() {
         let mut changes = Changes::new();
         for (cursor, (index, advisory)) in publish_indexes.iter().zip(&published).enumerate() {
             store.raw_remove_notice("alpha", cursor as u64 + 1).unwrap();
-            changes.queue_notices(
-                *index,
-                &NoticeJob {
-                    advisory_id: advisory.advisory_id.clone(),
-                    version: 1,
-                    kind: NoticeKind::Published as i32,
-                    previous_version: 0,
-                    at: advisory.issued_at,
-                },
-            );
+            changes.queue_notices(*index, &publication_job(advisory));
         }
         store.raw_apply(changes).unwrap();
         assert_eq!(store.last_notice_cursor("alpha").unwrap(), 0);

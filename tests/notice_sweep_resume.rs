@@ -13,7 +13,7 @@ use common::*;
 use portcullis::proto::v1::{
     Advisory, Notice, NoticeKind, Relation, RiskGrade, TokenKind, VetRequest, WatchNoticesRequest,
 };
-use portcullis::store::{Changes, NoticeJob, WatchBatch, WatchRecord};
+use portcullis::store::{Changes, WatchBatch, WatchRecord};
 use tonic::Streaming;
 
 fn company_vet(id: &str) -> VetRequest {
@@ -115,16 +115,7 @@ async fn notices_not_sent_before_a_crash_are_sent_after_the_restart_exactly_once
             store.raw_remove_notice("alpha", n.cursor).unwrap();
         }
         let mut changes = Changes::new();
-        changes.queue_notices(
-            publish_index,
-            &NoticeJob {
-                advisory_id: record.advisory_id.clone(),
-                version: 1,
-                kind: NoticeKind::Published as i32,
-                previous_version: 0,
-                at: record.issued_at,
-            },
-        );
+        changes.queue_notices(publish_index, &publication_job(&record));
         store.raw_apply(changes).unwrap();
     }
 

@@ -157,6 +157,18 @@ pub fn vet_request(id: &str, tokens: Vec<MatchToken>) -> VetRequest {
     }
 }
 
+/// The notice job the publication of `advisory` queued, as a crash before the notice sweep's
+/// commit leaves it in the store.
+pub fn publication_job(advisory: &portcullis::proto::v1::Advisory) -> portcullis::store::NoticeJob {
+    portcullis::store::NoticeJob {
+        advisory_id: advisory.advisory_id.clone(),
+        version: 1,
+        kind: portcullis::proto::v1::NoticeKind::Published as i32,
+        previous_version: 0,
+        at: advisory.issued_at,
+    }
+}
+
 pub fn publish_request(id: &str, tokens: Vec<MatchToken>, grade: RiskGrade) -> PublishRequest {
     PublishRequest {
         request_id: id.into(),
